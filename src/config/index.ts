@@ -1,0 +1,294 @@
+/**
+ * Configuration: defaults → environment (with the `.env` file's values underneath) →
+ * validated. Every problem is reported, one line each, naming the variable and what is
+ * expected; the caller exits 2.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import dotenv from 'dotenv';
+import cron from 'node-cron';
+import { ConfigError } from '../core/errors.js';
+import { parseBool, parseDuration, parseList, parseWindow, type TimeWindow } from './parse.js';
+
+export type DockerHost = { kind: 'socket'; socketPath: string } | { kind: 'tcp'; host: string; port: number; protocol: 'http' | 'https' };
+export type DbFollowsApp = 'auto' | 'true' | 'false';
+export type Locale = 'en' | 'fr';
+/** `cli` needs the Mattermost URL only; `serve` also needs the bot's credentials. */
+export type ConfigPurpose = 'cli' | 'serve';
+
+export interface Config {
+  mattermost: {
+    url: string;
+    botToken: string | undefined;
+    slashTokens: string[];
+    team: string | undefined;
+    announceChannel: string;
+    adminChannel: string;
+    allowedUsers: string[];
+    registerCommand: boolean;
+  };
+  bot: {
+    publicUrl: string;
+    secret: string | undefined;
+    port: number;
+    locale: Locale;
+    confirmTtlMs: number;
+    announceBeforeMs: number;
+    stateDir: string;
+  };
+  docker: { host: DockerHost; hostText: string; registryAuth: { username: string; password: string } | undefined };
+  compose: { files: string[] | undefined; projectName: string | undefined };
+  app: { service: string; container: string | undefined; image: string | undefined; stopTimeoutS: number };
+  db: {
+    service: string;
+    container: string | undefined;
+    image: string | undefined;
+    followsApp: DbFollowsApp;
+    name: string;
+    user: string;
+    stopTimeoutS: number;
+  };
+  upgrade: {
+    healthTimeoutMs: number;
+    verifyWindowMs: number;
+    maintenanceWindow: TimeWindow;
+    timeZone: string;
+    changelogUrl: string;
+    logErrorPatterns: RegExp[];
+  };
+  backup: { dir: string; maxAgeMs: number; keep: number };
+  schedules: { releaseWatchCron: string | undefined; backupCron: string | undefined };
+  build: { context: string | undefined };
+  logLevel: string;
+}
+
+export const DEFAULT_CHANGELOG_URL = 'https://docs.mattermost.com/product-overview/mattermost-v{major}-changelog.html';
+
+/** Mattermost's JSON log levels, Go panics, PostgreSQL's FATAL/PANIC lines. */
+export const DEFAULT_LOG_ERROR_PATTERNS = [
+  String.raw`"level"\s*:\s*"(error|fatal|critical|panic)"`,
+  String.raw`^panic: `,
+  String.raw`\b(FATAL|PANIC):\s`,
+];
+
+const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'];
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/** The values of a `.env` file in `dir` (none when absent); the process environment wins over them. */
+export function loadEnvFile(path = resolve('.env')): Record<string, string> {
+  if (!existsSync(path)) return {};
+  return dotenv.parse(readFileSync(path));
+}
+
+export function readConfig(
+  env: Record<string, string | undefined> = process.env,
+  { purpose = 'cli', cwd = process.cwd() }: { purpose?: ConfigPurpose; cwd?: string } = {},
+): Config {
+  const problems: string[] = [];
+  const raw = (name: string): string | undefined => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  };
+  const str = (name: string, fallback: string): string => raw(name) ?? fallback;
+  const required = (name: string, why: string): string | undefined => {
+    const v = raw(name);
+    if (v === undefined) problems.push(`${name} is required ${why}`);
+    return v;
+  };
+  const check = <T>(name: string, fallback: string, parse: (v: string) => T | undefined, expected: string): T => {
+    const text = str(name, fallback);
+    const value = parse(text);
+    if (value === undefined) {
+      problems.push(`${name} must be ${expected}, got "${text}"`);
+      return parse(fallback) as T;
+    }
+    return value;
+  };
+  const seconds = (name: string, fallback: string): number =>
+    check(name, fallback, (v) => (/^\d+$/.test(v) ? Number(v) : undefined), 'a whole number of seconds');
+  const duration = (name: string, fallback: string): number =>
+    check(name, fallback, (v) => parseDuration(v), 'a duration such as 90s, 10m or 24h');
+  const name = (variable: string, fallback: string | undefined): string | undefined => {
+    const v = raw(variable) ?? fallback;
+    if (v !== undefined && !NAME.test(v)) problems.push(`${variable} must be a name (letters, digits, _ . -), got "${v}"`);
+    return v;
+  };
+  const serving = purpose === 'serve';
+  const forServe = 'to run `serve`';
+
+  const mmUrl = required('MM_URL', '(base URL of the Mattermost server, e.g. https://chat.example.org)');
+  if (mmUrl !== undefined && !isHttpUrl(mmUrl)) problems.push(`MM_URL must be an http(s) URL, got "${mmUrl}"`);
+  const botToken = serving ? required('MM_BOT_TOKEN', `${forServe} (a bot or personal access token)`) : raw('MM_BOT_TOKEN');
+  const slashTokens = parseList(serving ? required('MM_SLASH_TOKENS', `${forServe} (the /upgrade command's token)`) ?? '' : str('MM_SLASH_TOKENS', ''));
+  const team = serving ? required('MM_TEAM', `${forServe} (the team's name as in its URL)`) : raw('MM_TEAM');
+  const secret = serving ? required('BOT_SECRET', `${forServe} (a random key of 32 characters or more)`) : raw('BOT_SECRET');
+  if (secret !== undefined && secret.length < 32) problems.push('BOT_SECRET must be at least 32 characters long (try: openssl rand -hex 32)');
+  const announceChannel = name('MM_ANNOUNCE_CHANNEL', 'town-square')!;
+  const adminChannel = name('MM_ADMIN_CHANNEL', announceChannel)!;
+
+  const port = check('PORT', '3000', (v) => (/^\d+$/.test(v) && Number(v) > 0 && Number(v) < 65536 ? Number(v) : undefined), 'a TCP port (1-65535)');
+  const publicUrl = str('BOT_PUBLIC_URL', `http://localhost:${port}`);
+  if (!isHttpUrl(publicUrl)) problems.push(`BOT_PUBLIC_URL must be an http(s) URL, got "${publicUrl}"`);
+
+  const dockerHostText = str('DOCKER_HOST', 'unix:///var/run/docker.sock');
+  const dockerHost = parseDockerHost(dockerHostText);
+  if (!dockerHost) problems.push(`DOCKER_HOST must be unix:///path/to/docker.sock or tcp://host:port, got "${dockerHostText}"`);
+
+  const registryUser = raw('REGISTRY_USER');
+  const registryPassword = raw('REGISTRY_PASSWORD');
+  if ((registryUser === undefined) !== (registryPassword === undefined)) {
+    problems.push('REGISTRY_USER and REGISTRY_PASSWORD must be set together (or neither)');
+  }
+
+  const composeText = raw('COMPOSE_FILE');
+  const composeFiles = composeText?.split(':').filter((f) => f !== '').map((f) => resolve(cwd, f));
+  for (const f of composeFiles ?? []) if (!existsSync(f)) problems.push(`COMPOSE_FILE names ${f}, which does not exist`);
+
+  const followsApp = check<DbFollowsApp>(
+    'DB_IMAGE_FOLLOWS_APP',
+    'auto',
+    (v) => (['auto', 'true', 'false'].includes(v.toLowerCase()) ? (v.toLowerCase() as DbFollowsApp) : undefined),
+    'auto, true or false',
+  );
+
+  const timeZone = str('TZ', Intl.DateTimeFormat().resolvedOptions().timeZone);
+  if (!isTimeZone(timeZone)) problems.push(`TZ must be an IANA time zone such as Europe/Paris, got "${timeZone}"`);
+
+  const changelogUrl = str('CHANGELOG_URL', DEFAULT_CHANGELOG_URL);
+  if (!isHttpUrl(changelogUrl.replace(/\{(version|major|minor|patch)\}/g, '1'))) {
+    problems.push(`CHANGELOG_URL must be an http(s) URL template ({version}, {major}, {minor}, {patch}), got "${changelogUrl}"`);
+  }
+
+  const logErrorPatterns = parsePatterns(raw('LOG_ERROR_PATTERNS'), problems);
+
+  const cronOf = (variable: string, fallback: string): string | undefined => {
+    const v = env[variable] === undefined ? fallback : env[variable]!.trim();
+    if (v === '') return undefined;
+    if (!cron.validate(v)) problems.push(`${variable} must be a cron expression such as "0 9 * * *" (or empty for never), got "${v}"`);
+    return v;
+  };
+
+  const config: Config = {
+    mattermost: {
+      url: (mmUrl ?? '').replace(/\/+$/, ''),
+      botToken,
+      slashTokens,
+      team,
+      announceChannel,
+      adminChannel,
+      allowedUsers: parseList(str('UPGRADE_ALLOWED_USERS', '')).map((u) => u.replace(/^@/, '')),
+      registerCommand: check('MM_REGISTER_COMMAND', 'false', parseBool, 'true or false'),
+    },
+    bot: {
+      publicUrl: publicUrl.replace(/\/+$/, ''),
+      secret,
+      port,
+      locale: check<Locale>('BOT_LOCALE', 'en', (v) => (v === 'en' || v === 'fr' ? v : undefined), 'en or fr'),
+      confirmTtlMs: duration('CONFIRM_TTL', '10m'),
+      announceBeforeMs: duration('ANNOUNCE_BEFORE', '15m'),
+      stateDir: resolve(cwd, str('STATE_DIR', './data')),
+    },
+    docker: {
+      host: dockerHost ?? { kind: 'socket', socketPath: '/var/run/docker.sock' },
+      hostText: dockerHostText,
+      registryAuth: registryUser && registryPassword ? { username: registryUser, password: registryPassword } : undefined,
+    },
+    compose: { files: composeFiles, projectName: name('COMPOSE_PROJECT_NAME', undefined)?.toLowerCase() },
+    app: {
+      service: name('APP_SERVICE', 'mattermost')!,
+      container: name('APP_CONTAINER', undefined),
+      image: raw('APP_IMAGE'),
+      stopTimeoutS: seconds('APP_STOP_TIMEOUT', '10'),
+    },
+    db: {
+      service: name('DB_SERVICE', 'mattermost-db')!,
+      container: name('DB_CONTAINER', undefined),
+      image: raw('DB_IMAGE'),
+      followsApp,
+      name: name('DB_NAME', 'mattermost')!,
+      user: name('DB_USER', 'postgres')!,
+      stopTimeoutS: seconds('DB_STOP_TIMEOUT', '60'),
+    },
+    upgrade: {
+      healthTimeoutMs: seconds('HEALTH_TIMEOUT', '300') * 1000,
+      verifyWindowMs: duration('VERIFY_WINDOW', '60s'),
+      maintenanceWindow: check('MAINTENANCE_WINDOW', '00:00-24:00', parseWindow, 'HH:MM-HH:MM, for example 22:00-07:00'),
+      timeZone,
+      changelogUrl,
+      logErrorPatterns,
+    },
+    backup: {
+      dir: resolve(cwd, str('BACKUP_DIR', './data/backups')),
+      maxAgeMs: duration('BACKUP_MAX_AGE', '24h'),
+      keep: check('BACKUP_KEEP', '7', (v) => (/^\d+$/.test(v) && Number(v) >= 1 ? Number(v) : undefined), 'a whole number of dumps, 1 or more'),
+    },
+    schedules: { releaseWatchCron: cronOf('RELEASE_WATCH_CRON', '0 9 * * *'), backupCron: cronOf('BACKUP_CRON', '') },
+    build: { context: raw('BUILD_CONTEXT') === undefined ? undefined : resolve(cwd, raw('BUILD_CONTEXT')!) },
+    logLevel: check('LOG_LEVEL', 'info', (v) => (LOG_LEVELS.includes(v) ? v : undefined), LOG_LEVELS.join(', ')),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** Values that must never reach a log line or a chat message. */
+export function secretsOf(config: Config): string[] {
+  return [
+    config.mattermost.botToken,
+    ...config.mattermost.slashTokens,
+    config.bot.secret,
+    config.docker.registryAuth?.password,
+  ].filter((s): s is string => typeof s === 'string' && s.length >= 4);
+}
+
+export function parseDockerHost(text: string): DockerHost | undefined {
+  const unix = /^unix:\/\/(\/.+)$/.exec(text);
+  if (unix) return { kind: 'socket', socketPath: unix[1]! };
+  const tcp = /^(tcp|http|https):\/\/([^/:]+|\[[^\]]+\]):(\d{1,5})\/?$/.exec(text);
+  if (tcp) {
+    return { kind: 'tcp', host: tcp[2]!.replace(/^\[|\]$/g, ''), port: Number(tcp[3]), protocol: tcp[1] === 'https' ? 'https' : 'http' };
+  }
+  return undefined;
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const u = new URL(text);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A JSON array of regular expressions, or a single regular expression. */
+function parsePatterns(text: string | undefined, problems: string[]): RegExp[] {
+  let sources = DEFAULT_LOG_ERROR_PATTERNS;
+  if (text !== undefined) {
+    if (text.startsWith('[')) {
+      try {
+        const parsed: unknown = JSON.parse(text);
+        if (!Array.isArray(parsed) || !parsed.every((p) => typeof p === 'string')) throw new Error('not a list of strings');
+        sources = parsed;
+      } catch {
+        problems.push(`LOG_ERROR_PATTERNS must be a JSON array of regular expressions or one regular expression, got "${text}"`);
+      }
+    } else sources = [text];
+  }
+  const out: RegExp[] = [];
+  for (const s of sources) {
+    try {
+      out.push(new RegExp(s, 'm'));
+    } catch (err) {
+      problems.push(`LOG_ERROR_PATTERNS has an invalid regular expression "${s}": ${(err as Error).message}`);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,69 @@
+/** Parsers for the value formats configuration uses. Each returns undefined on malformed input. */
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `90`, `90s`, `10m`, `1h30m`, `24h`, `2d`, `500ms`; a bare number is in `bareUnit`. */
+export function parseDuration(text: string, bareUnit: 's' | 'ms' = 's'): number | undefined {
+  const t = text.trim();
+  if (/^\d+$/.test(t)) return Number(t) * UNIT_MS[bareUnit]!;
+  if (!/^(\d+(ms|s|m|h|d))+$/.test(t)) return undefined;
+  let total = 0;
+  for (const m of t.matchAll(/(\d+)(ms|s|m|h|d)/g)) total += Number(m[1]) * UNIT_MS[m[2]!]!;
+  return total;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1_000) return `${Math.round(ms)}ms`;
+  const s = Math.round(ms / 1_000);
+  if (s < 60) return `${s}s`;
+  const parts: string[] = [];
+  const d = Math.floor(s / 86_400);
+  const h = Math.floor((s % 86_400) / 3_600);
+  const m = Math.floor((s % 3_600) / 60);
+  const sec = s % 60;
+  if (d) parts.push(`${d}d`);
+  if (h) parts.push(`${h}h`);
+  if (m) parts.push(`${m}m`);
+  if (sec && !d) parts.push(`${sec}s`);
+  return parts.join('');
+}
+
+/** Minutes since midnight for `HH:MM`; `24:00` allowed as an end. */
+export function parseClock(text: string): number | undefined {
+  const m = /^([01]?\d|2[0-4]):([0-5]\d)$/.exec(text.trim());
+  if (!m) return undefined;
+  const minutes = Number(m[1]) * 60 + Number(m[2]);
+  return minutes <= 24 * 60 ? minutes : undefined;
+}
+
+export interface TimeWindow {
+  /** minutes since midnight, start inclusive */
+  start: number;
+  /** minutes since midnight, end exclusive; may be lower than start (window crosses midnight) */
+  end: number;
+  text: string;
+}
+
+/** `22:00-07:00` (crosses midnight) or `00:00-24:00` (always). */
+export function parseWindow(text: string): TimeWindow | undefined {
+  const m = /^\s*([0-9:]+)\s*-\s*([0-9:]+)\s*$/.exec(text);
+  if (!m) return undefined;
+  const start = parseClock(m[1]!);
+  const end = parseClock(m[2]!);
+  if (start === undefined || end === undefined || start === 24 * 60 || start === end) return undefined;
+  return { start, end, text: `${m[1]}-${m[2]}` };
+}
+
+export function parseBool(text: string): boolean | undefined {
+  const t = text.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(t)) return true;
+  if (['false', '0', 'no', 'off'].includes(t)) return false;
+  return undefined;
+}
+
+export function parseList(text: string): string[] {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}

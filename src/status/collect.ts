@@ -1,0 +1,165 @@
+/**
+ * `status`: what runs (tags, server version, health), what the compose file pins, the
+ * drift between the two, the newest backup and the running job.
+ */
+import { listBackups } from '../backup/store.js';
+import type { Config } from '../config/index.js';
+import { parseImageRef } from '../docker/compose/index.js';
+import { resolveDeployment, type ServiceTarget } from '../docker/deployment.js';
+import type { DockerEngine } from '../docker/engine.js';
+import { probeServer, type ServerProbe } from '../mattermost/server-probe.js';
+import { readJobLock } from '../state/job-lock.js';
+
+export interface ServiceStatus {
+  service: string;
+  container: string | null;
+  containerId: string | null;
+  /** running, exited, restarting, … or `missing` when no container exists. */
+  state: string;
+  /** The container's healthcheck result, `none` when it has no healthcheck. */
+  health: string;
+  startedAt: string | null;
+  restartCount: number;
+  /** The image reference the container was created from, and its tag. */
+  image: string | null;
+  tag: string | null;
+  imageId: string | null;
+  /** The image and tag the compose file pins, and where that tag is written. */
+  composeImage: string;
+  composeTag: string | null;
+  composeSource: string;
+  drift: boolean;
+  /** The version running: the server's report for the app, the image tag for the db. */
+  version: string | null;
+  healthy: boolean;
+}
+
+export interface StatusReport {
+  checkedAt: string;
+  healthy: boolean;
+  compose: { files: string[]; envFile: string; project: string };
+  app: ServiceStatus & { server: ServerProbe };
+  db: ServiceStatus & { ready: boolean };
+  drift: Array<{ service: string; compose: string; container: string | null }>;
+  backup: { dir: string; newest: { file: string; sizeBytes: number; createdAt: string; ageSeconds: number; recent: boolean } | null };
+  job: { jobId: string; kind: string; owner: string; step: string | null; pid: number; startedAt: string; alive: boolean } | null;
+  problems: string[];
+}
+
+export interface StatusDeps {
+  config: Config;
+  engine: DockerEngine;
+  now?: () => Date;
+  probe?: typeof probeServer;
+}
+
+export async function collectStatus({ config, engine, now = () => new Date(), probe = probeServer }: StatusDeps): Promise<StatusReport> {
+  const deployment = await resolveDeployment(config, engine);
+  const problems: string[] = [];
+  const [server, dbReady, backups, lock] = await Promise.all([
+    probe(config.mattermost.url),
+    isDbReady(engine, deployment.db, config),
+    listBackups(config.backup.dir),
+    readJobLock(config.bot.stateDir),
+  ]);
+
+  const app = { ...serviceStatus(deployment.app), server };
+  app.version = server.version ?? null;
+  app.healthy = app.state === 'running' && app.health !== 'unhealthy' && app.health !== 'starting' && server.pingOk && server.version !== undefined;
+  if (app.state !== 'running') problems.push(`app container ${app.container ?? deployment.app.service} is ${app.state}`);
+  else if (!server.pingOk) problems.push(`Mattermost at ${config.mattermost.url} is not healthy: ${server.error ?? 'ping failed'}`);
+  if (app.health === 'unhealthy') problems.push(`app container ${app.container} reports its healthcheck as unhealthy`);
+  if (server.version && app.tag && server.version !== app.tag) {
+    problems.push(`the server reports version ${server.version} but its container runs tag ${app.tag}`);
+  }
+
+  const db = { ...serviceStatus(deployment.db), ready: dbReady };
+  db.version = db.tag;
+  db.healthy = db.state === 'running' && db.health !== 'unhealthy' && dbReady;
+  if (db.state !== 'running') problems.push(`db container ${db.container ?? deployment.db.service} is ${db.state}`);
+  else if (!dbReady) problems.push(`PostgreSQL in ${db.container} does not accept connections (pg_isready)`);
+
+  const drift = [app, db]
+    .filter((s) => s.drift)
+    .map((s) => ({ service: s.service, compose: s.composeImage, container: s.image }));
+  for (const d of drift) problems.push(`${d.service}: the compose file pins ${d.compose} but the container runs ${d.container ?? 'nothing'}`);
+
+  const newest = backups[0];
+  const at = now();
+  return {
+    checkedAt: at.toISOString(),
+    healthy: app.healthy && db.healthy,
+    compose: { files: deployment.files.files, envFile: deployment.files.envFile, project: deployment.project },
+    app,
+    db,
+    drift,
+    backup: {
+      dir: config.backup.dir,
+      newest: newest
+        ? {
+            file: newest.path,
+            sizeBytes: newest.sizeBytes,
+            createdAt: newest.createdAt.toISOString(),
+            ageSeconds: Math.max(0, Math.round((at.getTime() - newest.createdAt.getTime()) / 1000)),
+            recent: at.getTime() - newest.createdAt.getTime() <= config.backup.maxAgeMs,
+          }
+        : null,
+    },
+    job: lock
+      ? { jobId: lock.jobId, kind: lock.kind, owner: lock.owner, step: lock.step ?? null, pid: lock.pid, startedAt: lock.startedAt, alive: lock.alive }
+      : null,
+    problems,
+  };
+}
+
+function serviceStatus(target: ServiceTarget): ServiceStatus {
+  const c = target.container;
+  const composeRef = target.compose.ref;
+  const composeImage = target.compose.resolved;
+  const image = c?.Config.Image ?? null;
+  const source =
+    target.compose.tagSource.kind === 'env'
+      ? `${target.compose.tagSource.file}:${target.compose.tagSource.line} (${target.compose.tagSource.variable})`
+      : `${target.compose.tagSource.file}:${target.compose.tagSource.line}`;
+  return {
+    service: target.service,
+    container: c ? c.Name.replace(/^\//, '') : (target.containerName ?? null),
+    containerId: c?.Id ?? null,
+    state: c ? (c.State.Restarting ? 'restarting' : c.State.Status) : 'missing',
+    health: c?.State.Health?.Status ?? 'none',
+    startedAt: c?.State.StartedAt ?? null,
+    restartCount: c?.RestartCount ?? 0,
+    image,
+    tag: image ? (parseImageRef(image).tag ?? null) : null,
+    imageId: c?.Image ?? null,
+    composeImage,
+    composeTag: composeRef.tag ?? null,
+    composeSource: source,
+    drift: image === null || !sameImage(image, composeImage),
+    version: null,
+    healthy: false,
+  };
+}
+
+/** Compares two image references the way the Engine resolves them (docker.io/library/ implied, tag latest implied). */
+export function sameImage(a: string, b: string): boolean {
+  const norm = (ref: string): string => {
+    const r = parseImageRef(ref);
+    let name = r.name;
+    const first = name.split('/')[0]!;
+    const hasRegistry = name.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
+    if (!hasRegistry) name = `docker.io/${name.includes('/') ? name : `library/${name}`}`;
+    return `${name}:${r.tag ?? 'latest'}${r.digest ? `@${r.digest}` : ''}`;
+  };
+  return norm(a) === norm(b);
+}
+
+async function isDbReady(engine: DockerEngine, db: ServiceTarget, config: Config): Promise<boolean> {
+  if (!db.container || !db.container.State.Running) return false;
+  try {
+    const r = await engine.exec(db.container.Id, ['pg_isready', '-U', config.db.user, '-d', config.db.name, '-t', '3'], { timeoutMs: 10_000 });
+    return r.exitCode === 0;
+  } catch {
+    return false;
+  }
+}
