@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readConfig, loadEnvFile, parseDockerHost, secretsOf, DEFAULT_LOG_ERROR_PATTERNS } from '../../../src/config/index.js';
@@ -214,5 +214,35 @@ describe('value parsers', () => {
     assert.deepEqual(parseDockerHost('tcp://docker.local:2376'), { kind: 'tcp', host: 'docker.local', port: 2376, protocol: 'http' });
     assert.equal(parseDockerHost('ssh://root@host'), undefined);
     assert.equal(parseDockerHost('tcp://host'), undefined);
+  });
+});
+
+describe('.env.example', () => {
+  const example = new URL('../../../.env.example', import.meta.url).pathname;
+  const SPEC_VARIABLES = [
+    'MM_URL', 'MM_BOT_TOKEN', 'MM_SLASH_TOKENS', 'MM_TEAM', 'MM_ANNOUNCE_CHANNEL', 'MM_ADMIN_CHANNEL', 'UPGRADE_ALLOWED_USERS',
+    'BOT_PUBLIC_URL', 'BOT_SECRET', 'PORT', 'DOCKER_HOST', 'COMPOSE_FILE', 'COMPOSE_PROJECT_NAME', 'APP_SERVICE', 'DB_SERVICE',
+    'APP_CONTAINER', 'DB_CONTAINER', 'APP_IMAGE', 'DB_IMAGE', 'DB_IMAGE_FOLLOWS_APP', 'REGISTRY_USER', 'REGISTRY_PASSWORD',
+    'DB_NAME', 'DB_USER', 'APP_STOP_TIMEOUT', 'DB_STOP_TIMEOUT', 'HEALTH_TIMEOUT', 'VERIFY_WINDOW', 'BACKUP_DIR', 'BACKUP_MAX_AGE',
+    'BACKUP_KEEP', 'MAINTENANCE_WINDOW', 'TZ', 'CHANGELOG_URL', 'LOG_ERROR_PATTERNS', 'STATE_DIR', 'BOT_LOCALE', 'CONFIRM_TTL',
+    'ANNOUNCE_BEFORE', 'RELEASE_WATCH_CRON', 'BACKUP_CRON', 'BUILD_CONTEXT', 'MM_REGISTER_COMMAND', 'LOG_LEVEL',
+  ];
+
+  it('documents every SPEC variable with a comment line above it', () => {
+    const lines = Object.keys(loadEnvFile(example));
+    const text = readFileSync(example, 'utf8').split('\n');
+    for (const name of SPEC_VARIABLES) {
+      assert.ok(lines.includes(name), `${name} missing from .env.example`);
+      const at = text.findIndex((l) => l.startsWith(`${name}=`));
+      assert.ok(text[at - 1]?.startsWith('#'), `${name} has no comment above it`);
+    }
+  });
+
+  it('is valid as it stands once the required values are filled in', () => {
+    const c = readConfig({ ...loadEnvFile(example), MM_URL: 'https://chat.example.org', COMPOSE_FILE: '' });
+    assert.equal(c.upgrade.maintenanceWindow.text, '00:00-24:00');
+    assert.equal(c.schedules.releaseWatchCron, '0 9 * * *');
+    assert.equal(c.schedules.backupCron, undefined);
+    assert.equal(c.mattermost.adminChannel, 'town-square');
   });
 });
