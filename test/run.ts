@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { startDockerd, startRegistry, unmountUnder, type Daemon } from './bed/daemons.js';
 import { buildAndPushImages } from './bed/images.js';
 import { ensurePackages } from './bed/install.js';
@@ -51,7 +51,7 @@ async function cleanStaleBeds(): Promise<void> {
 
 async function runTests(files: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; pass: number; fail: number }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
       cwd: ROOT,
       env,
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -73,7 +73,7 @@ async function runTests(files: string[], env: NodeJS.ProcessEnv): Promise<{ code
 
 async function main(): Promise<number> {
   const requested = process.argv.slice(2);
-  const files = (requested.length > 0 ? requested : findTests(join(ROOT, 'test'))).map((f) => relative(ROOT, join(ROOT, f)));
+  const files = (requested.length > 0 ? requested : findTests(join(ROOT, 'test'))).map((f) => relative(ROOT, resolve(ROOT, f)));
   const needsBed = files.some((f) => !f.startsWith('test/unit/'));
   const env: NodeJS.ProcessEnv = { ...process.env };
   const daemons: Daemon[] = [];

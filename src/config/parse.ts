@@ -12,19 +12,18 @@ export function parseDuration(text: string, bareUnit: 's' | 'ms' = 's'): number 
   return total;
 }
 
+/** The two most significant units, for a person: `45s`, `2m30s`, `1h`, `3h20m`, `2d4h`. */
 export function formatDuration(ms: number): string {
   if (ms < 1_000) return `${Math.round(ms)}ms`;
-  const s = Math.round(ms / 1_000);
-  if (s < 60) return `${s}s`;
+  const units: Array<[string, number]> = [['d', 86_400], ['h', 3_600], ['m', 60], ['s', 1]];
+  let rest = Math.round(ms / 1_000);
   const parts: string[] = [];
-  const d = Math.floor(s / 86_400);
-  const h = Math.floor((s % 86_400) / 3_600);
-  const m = Math.floor((s % 3_600) / 60);
-  const sec = s % 60;
-  if (d) parts.push(`${d}d`);
-  if (h) parts.push(`${h}h`);
-  if (m) parts.push(`${m}m`);
-  if (sec && !d) parts.push(`${sec}s`);
+  for (const [unit, size] of units) {
+    const n = Math.floor(rest / size);
+    rest -= n * size;
+    if (n > 0 || parts.length > 0) parts.push(n > 0 ? `${n}${unit}` : '');
+    if (parts.length === 2) break;
+  }
   return parts.join('');
 }
 

@@ -65,7 +65,7 @@ export async function collectStatus({ config, engine, now = () => new Date(), pr
 
   const app = { ...serviceStatus(deployment.app), server };
   app.version = server.version ?? null;
-  app.healthy = app.state === 'running' && app.health !== 'unhealthy' && app.health !== 'starting' && server.pingOk && server.version !== undefined;
+  app.healthy = app.state === 'running' && app.health !== 'unhealthy' && server.pingOk && server.version !== undefined;
   if (app.state !== 'running') problems.push(`app container ${app.container ?? deployment.app.service} is ${app.state}`);
   else if (!server.pingOk) problems.push(`Mattermost at ${config.mattermost.url} is not healthy: ${server.error ?? 'ping failed'}`);
   if (app.health === 'unhealthy') problems.push(`app container ${app.container} reports its healthcheck as unhealthy`);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readConfig, loadEnvFile, parseDockerHost, secretsOf, DEFAULT_LOG_ERROR_PATTERNS } from '../../../src/config/index.js';
 import { ConfigError } from '../../../src/core/errors.js';
-import { parseDuration, parseWindow } from '../../../src/config/parse.js';
+import { formatDuration, parseDuration, parseWindow } from '../../../src/config/parse.js';
 
 const base = { MM_URL: 'https://chat.example.org' };
 const serveEnv = {
@@ -244,5 +244,11 @@ describe('.env.example', () => {
     assert.equal(c.schedules.releaseWatchCron, '0 9 * * *');
     assert.equal(c.schedules.backupCron, undefined);
     assert.equal(c.mattermost.adminChannel, 'town-square');
+  });
+});
+
+describe('formatDuration', () => {
+  it('keeps the two most significant units', () => {
+    assert.deepEqual([450, 45_000, 150_000, 3_602_000, 12_000_000, 187_200_000].map(formatDuration), ['450ms', '45s', '2m30s', '1h', '3h20m', '2d4h']);
   });
 });

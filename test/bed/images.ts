@@ -1,0 +1,474 @@
+/**
+ * Builds the test bed's images FROM scratch out of files on this machine, pushes every tag to the
+ * bed's registry, then removes the local copies so that the engine under test has to pull them.
+ *
+ *   <registry>/pica-mattermost-db                 PostgreSQL 15 (1.0.0; 1.1.0 = 2.0.0 = 1.2.0 =
+ *                                                 1.3.0 = 1.4.0; 3.0.0 claims PostgreSQL 16)
+ *   <registry>/postgres:15                        the same database, versioned on its own
+ *   <registry>/pica-mattermost                    Mattermost stand-in, a team's own layout
+ *   <registry>/mattermost/mattermost-team-edition Mattermost stand-in, Mattermost's image layout
+ *     app tags: 1.0.0 1.1.0 2.0.0 3.0.0 healthy; 1.2.0 crash; 1.3.0 unhealthy; 1.4.0 damage
+ *
+ * Each kind has one base image built from a context under opts.workDir (big layers first);
+ * every tag is then a tiny `FROM base` build (ENV/LABEL only), so tags share their layers.
+ * Test code only: it drives /usr/bin/docker (20.10 client, legacy builder).
+ */
+import { build as esbuild } from 'esbuild';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  cpSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run } from './proc.js';
+
+export interface BedImages {
+  registry: string;
+  app: string;
+  db: string;
+  mmApp: string;
+  postgres: string;
+  appTags: { healthy: string[]; crash: string; unhealthy: string; damage: string };
+}
+
+export interface BuildOptions {
+  dockerHost: string;
+  registry: string;
+  workDir: string;
+  log: (line: string) => void;
+}
+
+export type FailMode = 'crash' | 'unhealthy' | 'damage';
+
+/** App tags: each is its own build with its version baked in. */
+export const APP_VARIANTS: ReadonlyArray<{ tag: string; failMode?: FailMode }> = [
+  { tag: '1.0.0' },
+  { tag: '1.1.0' },
+  { tag: '2.0.0' },
+  { tag: '3.0.0' },
+  { tag: '1.2.0', failMode: 'crash' },
+  { tag: '1.3.0', failMode: 'unhealthy' },
+  { tag: '1.4.0', failMode: 'damage' },
+];
+
+/** Database images: every tag of a row points at the same image ID. */
+export const DB_VARIANTS: ReadonlyArray<{ version: string; tags: string[]; pgMajor?: string; pgVersion?: string }> = [
+  { version: '1.0.0', tags: ['1.0.0'] },
+  { version: '1.1.0', tags: ['1.1.0', '2.0.0', '1.2.0', '1.3.0', '1.4.0'] },
+  // A PostgreSQL major change the engine must refuse; never started (its entrypoint would refuse
+  // a version-15 data directory anyway).
+  { version: '3.0.0', tags: ['3.0.0'], pgMajor: '16', pgVersion: '16.9' },
+];
+
+/** The two app layouts: a team's own image, and the layout of Mattermost's image. */
+const APP_LAYOUTS = [
+  { suffix: 'team', dockerfile: 'Dockerfile.team', title: 'pica-mattermost' },
+  { suffix: 'mattermost', dockerfile: 'Dockerfile.mattermost', title: 'mattermost-team-edition' },
+] as const;
+
+/** The label carrying the PostgreSQL major version on pica-mattermost-db images. */
+export const PG_MAJOR_LABEL = 'pica.postgres.major';
+export const VERSION_LABEL = 'org.opencontainers.image.version';
+
+const DOCKER = '/usr/bin/docker';
+const HERE = dirname(fileURLToPath(import.meta.url));
+const IMAGE_FILES = join(HERE, 'images');
+const SERVER_SOURCE = join(HERE, 'app', 'server.ts');
+const PG_HOME = '/usr/lib/postgresql/15';
+const PG_SHARE = '/usr/share/postgresql/15';
+const BUSYBOX = '/bin/busybox';
+/** Postgres modules left out: JIT (needs libLLVM, optional at run time), SELinux, build files. */
+const PG_LIB_SKIP = new Set(['llvmjit.so', 'llvmjit_types.bc', 'sepgsql.so', 'bitcode', 'pgxs']);
+
+export async function buildAndPushImages(opts: BuildOptions): Promise<BedImages> {
+  const started = Date.now();
+  const docker = new DockerCli(opts);
+  const suffix = randomBytes(4).toString('hex');
+  const images = bedImageNames(opts.registry);
+  const dbBase = `bed-build/db-base:${suffix}`;
+  const appBase = `bed-build/app-base:${suffix}`;
+  const allRefs = Object.entries(bedImageTags(images)).flatMap(([repo, tags]) => tags.map((t) => `${repo}:${t}`));
+  try {
+    const db = await buildDbImages(docker, opts, images, dbBase);
+    const app = await buildAppImages(docker, opts, images, appBase);
+    opts.log(`images built in ${seconds(started)}`);
+
+    const pushStart = Date.now();
+    await pushAll(docker, [...db.refs, ...app.refs]);
+    opts.log(`pushed ${db.refs.length + app.refs.length} tags in ${seconds(pushStart)}`);
+  } finally {
+    // Never leave local copies behind, even after a failure: the engine must pull. (Refs that
+    // were never built just make rmi complain.)
+    const bases = [dbBase, ...APP_LAYOUTS.map((l) => `${appBase}-${l.suffix}`)];
+    await docker.run(['rmi', '--force', ...allRefs, ...bases], { allowFailure: true, quiet: true });
+  }
+  opts.log(`bed images ready in ${seconds(started)} (local copies removed)`);
+  return images;
+}
+
+/** The image names and tags for a registry (what buildAndPushImages pushes there). */
+export function bedImageNames(registry: string): BedImages {
+  return {
+    registry,
+    app: `${registry}/pica-mattermost`,
+    db: `${registry}/pica-mattermost-db`,
+    mmApp: `${registry}/mattermost/mattermost-team-edition`,
+    postgres: `${registry}/postgres`,
+    appTags: {
+      healthy: APP_VARIANTS.filter((v) => !v.failMode).map((v) => v.tag),
+      crash: tagFor('crash'),
+      unhealthy: tagFor('unhealthy'),
+      damage: tagFor('damage'),
+    },
+  };
+}
+
+/** Every reference buildAndPushImages pushes, grouped by repository. */
+export function bedImageTags(images: BedImages): Record<string, string[]> {
+  return {
+    [images.db]: DB_VARIANTS.flatMap((v) => v.tags),
+    [images.postgres]: ['15'],
+    [images.app]: APP_VARIANTS.map((v) => v.tag),
+    [images.mmApp]: APP_VARIANTS.map((v) => v.tag),
+  };
+}
+
+function tagFor(mode: FailMode): string {
+  const variant = APP_VARIANTS.find((v) => v.failMode === mode);
+  if (!variant) throw new Error(`no app variant for ${mode}`);
+  return variant.tag;
+}
+
+// -------------------------------------------------------------------------------------------
+// The database images
+
+async function buildDbImages(
+  docker: DockerCli,
+  opts: BuildOptions,
+  images: BedImages,
+  base: string,
+): Promise<{ refs: string[] }> {
+  const t0 = Date.now();
+  const context = join(opts.workDir, 'db-context');
+  rmSync(context, { recursive: true, force: true });
+  const rootfs = new Rootfs(join(opts.workDir, 'db-rootfs'));
+
+  const bins = readdirSync(join(PG_HOME, 'bin')).map((b) => join(PG_HOME, 'bin', b));
+  const modules = readdirSync(join(PG_HOME, 'lib'))
+    .filter((m) => !PG_LIB_SKIP.has(m))
+    .map((m) => join(PG_HOME, 'lib', m));
+  rootfs.tree(join(PG_HOME, 'bin'));
+  rootfs.tree(join(PG_HOME, 'lib'), undefined, (path) => !PG_LIB_SKIP.has(basename(path)));
+  rootfs.tree(PG_SHARE);
+  rootfs.tree('/usr/share/zoneinfo');
+  await rootfs.sharedLibrariesOf([...bins, ...modules.filter((m) => m.endsWith('.so'))]);
+  await rootfs.busybox();
+  rootfs.etc(
+    [
+      ['postgres', 999, 'PostgreSQL administrator', '/var/lib/postgresql'],
+      ['nobody', 65534, 'nobody', '/nonexistent'],
+    ],
+    { postgres: 999, nogroup: 65534 },
+  );
+  rootfs.dir('/var/lib/postgresql', { uid: 999, gid: 999 });
+  rootfs.dir('/var/lib/postgresql/data', { mode: 0o1777, uid: 999, gid: 999 });
+  rootfs.dir('/var/run/postgresql', { mode: 0o3777, uid: 999, gid: 999 });
+  rootfs.dir('/docker-entrypoint-initdb.d');
+
+  mkdirSync(context, { recursive: true });
+  await rootfs.tar(join(context, 'rootfs.tar'));
+  copyFileSync(join(IMAGE_FILES, 'db', 'Dockerfile'), join(context, 'Dockerfile'));
+  copyFileSync(join(IMAGE_FILES, 'db', 'docker-entrypoint.sh'), join(context, 'docker-entrypoint.sh'));
+  chmodSync(join(context, 'docker-entrypoint.sh'), 0o755);
+
+  const pgVersion = await postgresVersion();
+  await docker.build(base, { context, buildArgs: { PG_VERSION: pgVersion } });
+  opts.log(`db base image (PostgreSQL ${pgVersion}) built in ${seconds(t0)}, ${await docker.sizeOf(base)}`);
+
+  const refs: string[] = [];
+  for (const variant of DB_VARIANTS) {
+    const pgMajor = variant.pgMajor ?? '15';
+    const lines = [`FROM ${base}`];
+    if (variant.pgMajor) {
+      lines.push(
+        `ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/postgresql/${pgMajor}/bin ` +
+          `PG_MAJOR=${pgMajor} PG_VERSION=${variant.pgVersion ?? `${pgMajor}.0`}`,
+      );
+    }
+    lines.push(
+      `LABEL ${VERSION_LABEL}="${variant.version}" org.opencontainers.image.title="pica-mattermost-db" ` +
+        `${PG_MAJOR_LABEL}="${pgMajor}"`,
+    );
+    const tags = variant.tags.map((t) => `${images.db}:${t}`);
+    await docker.build(tags, { dockerfile: lines.join('\n') });
+    refs.push(...tags);
+  }
+  // postgres:15 as in Mattermost's own compose file: like the official image, no labels.
+  const postgres15 = `${images.postgres}:15`;
+  await docker.build(postgres15, { dockerfile: `FROM ${base}\n` });
+  refs.push(postgres15);
+  opts.log(`db images tagged: ${refs.length} tags`);
+  return { refs };
+}
+
+async function postgresVersion(): Promise<string> {
+  const { stdout } = await run(join(PG_HOME, 'bin', 'postgres'), ['--version']);
+  const match = /\(PostgreSQL\)\s+(\d+\.\d+)/.exec(stdout);
+  if (!match?.[1]) throw new Error(`cannot read the PostgreSQL version from "${stdout.trim()}"`);
+  if (!match[1].startsWith('15.')) throw new Error(`expected PostgreSQL 15, found ${match[1]}`);
+  return match[1];
+}
+
+// -------------------------------------------------------------------------------------------
+// The app images (Mattermost stand-in)
+
+async function buildAppImages(
+  docker: DockerCli,
+  opts: BuildOptions,
+  images: BedImages,
+  baseName: string,
+): Promise<{ refs: string[] }> {
+  const t0 = Date.now();
+  const context = join(opts.workDir, 'app-context');
+  rmSync(context, { recursive: true, force: true });
+  mkdirSync(join(context, 'bundle'), { recursive: true });
+
+  // Layer 1: node, the libraries it links, busybox (sh for /mattermost/bin/mattermost), /etc.
+  const runtime = new Rootfs(join(opts.workDir, 'app-rootfs'));
+  runtime.file(process.execPath, '/usr/local/bin/node', 0o755);
+  await runtime.sharedLibrariesOf([process.execPath]);
+  await runtime.busybox();
+  runtime.etc([['mattermost', 2000, '', '/mattermost']], { mattermost: 2000 });
+  await runtime.tar(join(context, 'runtime.tar'));
+
+  // Layer 2: the bundle.
+  await bundleServer(join(context, 'bundle', 'server.js'));
+  copyFileSync(join(IMAGE_FILES, 'app', 'healthcheck.cjs'), join(context, 'bundle', 'healthcheck.js'));
+
+  // Layer 3 of Mattermost's layout: bin/mattermost and the directories the real image owns.
+  const layout = new Rootfs(join(opts.workDir, 'app-mattermost-layout'));
+  layout.dir('/mattermost', { uid: 2000, gid: 2000 });
+  layout.file(join(IMAGE_FILES, 'app', 'mattermost.sh'), '/mattermost/bin/mattermost', 0o755);
+  for (const d of ['bin', 'config', 'data', 'logs', 'plugins', 'client', 'client/plugins', 'bleve-indexes']) {
+    layout.dir(`/mattermost/${d}`, { uid: 2000, gid: 2000 });
+  }
+  await layout.tar(join(context, 'mattermost-layout.tar'));
+
+  for (const l of APP_LAYOUTS) copyFileSync(join(IMAGE_FILES, 'app', l.dockerfile), join(context, l.dockerfile));
+
+  const layouts = APP_LAYOUTS.map((l) => ({
+    ...l,
+    base: `${baseName}-${l.suffix}`,
+    repo: l.suffix === 'team' ? images.app : images.mmApp,
+  }));
+  const refs: string[] = [];
+  for (const l of layouts) {
+    await docker.build(l.base, { context, file: l.dockerfile });
+    opts.log(`app base image ${l.dockerfile} built, ${await docker.sizeOf(l.base)}`);
+    for (const variant of APP_VARIANTS) {
+      const env = [`MM_BUILD_VERSION=${variant.tag}`];
+      if (variant.failMode) env.push(`MM_TEST_FAIL_MODE=${variant.failMode}`);
+      const dockerfile = [
+        `FROM ${l.base}`,
+        `ENV ${env.join(' ')}`,
+        `LABEL ${VERSION_LABEL}="${variant.tag}" org.opencontainers.image.title="${l.title}"` +
+          (variant.failMode ? ` pica.test.fail-mode="${variant.failMode}"` : ''),
+      ].join('\n');
+      const ref = `${l.repo}:${variant.tag}`;
+      await docker.build(ref, { dockerfile });
+      refs.push(ref);
+    }
+  }
+  opts.log(`app images built in ${seconds(t0)}: ${refs.length} tags`);
+  return { refs };
+}
+
+/** test/bed/app/server.ts → one CommonJS file with pg inside (pg-native stays an optional require). */
+async function bundleServer(outfile: string): Promise<void> {
+  try {
+    await esbuild({
+      entryPoints: [SERVER_SOURCE],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      external: ['pg-native'],
+      legalComments: 'none',
+      logLevel: 'silent',
+    });
+  } catch (err) {
+    throw new Error(`esbuild could not bundle ${SERVER_SOURCE}: ${(err as Error).message}`);
+  }
+}
+
+// -------------------------------------------------------------------------------------------
+// Pushing
+
+/**
+ * One push at a time: Debian's registry (2.8, filesystem storage) answers 500 now and then
+ * when several pushes link the same blobs at once. Tags after the first of a repository
+ * only add a manifest, so this costs a few seconds.
+ */
+async function pushAll(docker: DockerCli, refs: string[]): Promise<void> {
+  for (const ref of refs) await docker.push(ref);
+}
+
+// -------------------------------------------------------------------------------------------
+// The docker CLI
+
+class DockerCli {
+  private readonly env: NodeJS.ProcessEnv;
+
+  constructor(private readonly opts: BuildOptions) {
+    const config = join(opts.workDir, 'docker-config');
+    mkdirSync(config, { recursive: true });
+    this.env = { ...process.env, DOCKER_HOST: opts.dockerHost, DOCKER_BUILDKIT: '0', DOCKER_CONFIG: config };
+  }
+
+  async run(args: string[], extra: { input?: string; allowFailure?: boolean; quiet?: boolean } = {}): Promise<string> {
+    try {
+      const { quiet, ...runOpts } = extra;
+      const result = await run(DOCKER, args, { env: this.env, ...runOpts });
+      if (result.code !== 0 && !quiet) this.opts.log(`docker ${args[0]} exited ${result.code}: ${result.stderr.trim()}`);
+      return result.stdout;
+    } catch (err) {
+      throw new Error(`docker ${args[0]} failed (DOCKER_HOST=${this.opts.dockerHost}): ${(err as Error).message}`);
+    }
+  }
+
+  /** Builds from a context directory, or from a Dockerfile alone (no context). */
+  async build(
+    tags: string | string[],
+    from: { context: string; file?: string; buildArgs?: Record<string, string> } | { dockerfile: string },
+  ): Promise<void> {
+    const args = ['build', '--quiet', '--force-rm'];
+    for (const t of Array.isArray(tags) ? tags : [tags]) args.push('--tag', t);
+    if ('dockerfile' in from) {
+      await this.run([...args, '-'], { input: from.dockerfile + '\n' });
+      return;
+    }
+    if (from.file) args.push('--file', join(from.context, from.file));
+    for (const [k, v] of Object.entries(from.buildArgs ?? {})) args.push('--build-arg', `${k}=${v}`);
+    await this.run([...args, from.context]);
+  }
+
+  async push(ref: string): Promise<void> {
+    await this.run(['push', '--quiet', ref]);
+  }
+
+  async sizeOf(ref: string): Promise<string> {
+    const bytes = Number((await this.run(['image', 'inspect', '--format', '{{.Size}}', ref])).trim());
+    return `${(bytes / 1e6).toFixed(1)} MB`;
+  }
+}
+
+// -------------------------------------------------------------------------------------------
+// Root file systems, staged on disk with their final owners and modes, then tarred (ADD keeps
+// owners, modes and symlinks; COPY would make everything root's).
+
+class Rootfs {
+  constructor(readonly root: string) {
+    rmSync(root, { recursive: true, force: true });
+    mkdirSync(root, { recursive: true });
+    this.dir('/tmp', { mode: 0o1777 });
+  }
+
+  private at(path: string): string {
+    return join(this.root, path);
+  }
+
+  dir(path: string, { mode = 0o755, uid = 0, gid = 0 }: { mode?: number; uid?: number; gid?: number } = {}): void {
+    mkdirSync(this.at(path), { recursive: true });
+    chmodSync(this.at(path), mode);
+    chownSync(this.at(path), uid, gid);
+  }
+
+  /** Copies one file (following symlinks) to the same path, or to `dest`. */
+  file(src: string, dest = src, mode?: number): void {
+    mkdirSync(dirname(this.at(dest)), { recursive: true });
+    copyFileSync(src, this.at(dest));
+    chmodSync(this.at(dest), mode ?? statSync(src).mode & 0o7777);
+  }
+
+  /** Copies a directory tree, keeping symlinks as they are. */
+  tree(src: string, dest = src, filter: (path: string) => boolean = () => true): void {
+    mkdirSync(dirname(this.at(dest)), { recursive: true });
+    cpSync(src, this.at(dest), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, filter });
+  }
+
+  text(path: string, content: string, mode = 0o644): void {
+    mkdirSync(dirname(this.at(path)), { recursive: true });
+    writeFileSync(this.at(path), content, { mode });
+    chmodSync(this.at(path), mode);
+  }
+
+  symlink(target: string, path: string): void {
+    mkdirSync(dirname(this.at(path)), { recursive: true });
+    symlinkSync(target, this.at(path));
+  }
+
+  /** Every shared library (and the dynamic loader) that `ldd` lists for these ELF files. */
+  async sharedLibrariesOf(files: string[]): Promise<void> {
+    const { stdout, stderr } = await run('ldd', files, { allowFailure: true });
+    const libs = new Set<string>();
+    let current = files.length === 1 ? files[0] : '';
+    for (const line of stdout.split('\n')) {
+      if (!line.startsWith('\t') && line.endsWith(':')) current = line.slice(0, -1);
+      if (line.includes('not found')) throw new Error(`ldd ${current}: ${line.trim()}`);
+      const lib = /=>\s+(\/\S+)/.exec(line)?.[1] ?? /^\s+(\/\S+)\s+\(0x/.exec(line)?.[1];
+      if (lib) libs.add(lib);
+    }
+    if (libs.size === 0) throw new Error(`ldd listed no libraries for ${files.join(' ')}: ${stderr.trim()}`);
+    for (const lib of libs) this.file(lib);
+  }
+
+  /** /bin/busybox (static) and a symlink for each of its applets that is not already there. */
+  async busybox(): Promise<void> {
+    this.file(BUSYBOX, '/bin/busybox', 0o755);
+    const { stdout } = await run(BUSYBOX, ['--list']);
+    for (const applet of stdout.split('\n').filter(Boolean)) {
+      if (!exists(this.at(`/bin/${applet}`))) this.symlink('busybox', `/bin/${applet}`);
+    }
+  }
+
+  /** /etc/passwd, /etc/group and /etc/nsswitch.conf with root and the given users (uid = gid). */
+  etc(users: Array<[name: string, uid: number, gecos: string, home: string]>, groups: Record<string, number>): void {
+    const passwd = [['root', 0, 'root', '/root'] as const, ...users].map(
+      ([name, uid, gecos, home]) => `${name}:x:${uid}:${uid}:${gecos}:${home}:/bin/sh`,
+    );
+    const group = Object.entries({ root: 0, ...groups }).map(([name, gid]) => `${name}:x:${gid}:`);
+    this.text('/etc/passwd', passwd.join('\n') + '\n');
+    this.text('/etc/group', group.join('\n') + '\n');
+    this.text('/etc/nsswitch.conf', 'passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n');
+  }
+
+  /** Writes the tree as a tar (owners by number) and removes the staging directory. */
+  async tar(out: string): Promise<void> {
+    await run('tar', ['--numeric-owner', '-C', this.root, '-cf', out, '.']);
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function seconds(since: number): string {
+  return `${((Date.now() - since) / 1000).toFixed(1)} s`;
+}
