@@ -1,14 +1,25 @@
 #!/usr/bin/env node
 /**
- * `mm-upgrade`: the command line. Parses argv, builds the context, calls the same code
- * chat and schedules use. Result on stdout, progress and errors on stderr; exit codes
- * as the SPEC says (0 done, 1 rolled back, 2 bad input, 3 human needed, 4 locked).
+ * `mm-upgrade`: the command line. Parses argv, builds the context, drives the same runner
+ * and jobs as chat and schedules. Progress on stderr, the result on stdout; exit codes as
+ * the SPEC says (0 done, 1 rolled back, 2 bad input or refused, 3 human needed, 4 locked).
  */
 import { realpathSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { confirm } from './cli/prompt.js';
+import { createCliReporter, renderResult, renderResultJson } from './cli/render.js';
 import { BadInputError, ConfigError, ExitCode, toBotError } from './core/errors.js';
-import { buildContext } from './main.js';
+import { exitCodeOf, type JobResult } from './core/events.js';
+import { backupJob, reindexJob, restoreJob } from './core/maintenance.js';
+import { LockHeldError } from './core/plan/runner.js';
+import type { JobDefinition } from './core/plan/step.js';
+import { describePlan, upgradeJob } from './core/upgrade/plan.js';
+import { planMove } from './core/upgrade/validate.js';
+import { buildContext, buildEngine, type AppContext, type Engine } from './main.js';
+import { readHistory } from './state/history.js';
+import { readJobLock } from './state/job-lock.js';
 import { collectStatus } from './status/collect.js';
 import { renderStatus } from './status/render.js';
 
@@ -16,33 +27,39 @@ const USAGE = `Usage: mm-upgrade <command> [options]
 
 Commands:
   serve                                   run the webhook server, schedules and outbox
-  upgrade <X.Y.Z> [--yes] [--dry-run] [--force]
-  rollback [--yes] [--with-db]
-  status [--json]                         versions, health, drift, last backup, running job
-  backup                                  take a verified dump now
-  restore <dump> --yes
-  reindex [--yes]
+  upgrade <X.Y.Z> [--yes] [--dry-run] [--force] [--json]
+                                          the whole procedure; asks first unless --yes
+  rollback [--yes] [--with-db] [--json]   back to the version before the last upgrade
+  status [--json]                         versions, health, drift, last backup, job, history
+  backup [--json]                         take a verified dump now
+  restore <dump> --yes [--json]           restore a dump (app stopped meanwhile)
+  reindex [--yes] [--json]                backup, then REINDEX DATABASE
   build <X.Y.Z> --context <dir> [--push]
   register-command
 
 Configuration comes from the environment and ./.env (see .env.example).
-Exit codes: 0 done, 1 failed and rolled back, 2 bad input or configuration,
-3 failed and NOT healthy (a human is needed), 4 another job holds the lock.`;
-
-type Handler = (args: string[]) => Promise<number>;
-
-export interface Io {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-}
-
-const defaultIo: Io = {
-  stdout: (t) => process.stdout.write(t),
-  stderr: (t) => process.stderr.write(t),
-};
+Exit codes: 0 done, 1 failed and rolled back (the previous version is serving),
+2 bad input, configuration or refused (nothing changed), 3 failed and NOT healthy
+(a human is needed), 4 another job holds the lock.`;
 
 const HELP_HINT = 'Run `mm-upgrade --help` for the commands and their options.';
 const SPEC_COMMANDS = ['serve', 'upgrade', 'rollback', 'status', 'backup', 'restore', 'reindex', 'build', 'register-command'];
+
+export interface Io {
+  stdout: (text: string) => void;
+  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  env: Record<string, string | undefined>;
+}
+
+const defaultIo: Io = {
+  stdout: (t) => void process.stdout.write(t),
+  stderr: process.stderr,
+  stdin: process.stdin,
+  env: process.env,
+};
+
+type Handler = (args: string[], io: Io) => Promise<number>;
 
 function parse(args: string[], options: ParseArgsConfig['options'], positionals = 0): { values: Record<string, unknown>; positionals: string[] } {
   let parsed;
@@ -55,17 +72,136 @@ function parse(args: string[], options: ParseArgsConfig['options'], positionals 
   return parsed as { values: Record<string, unknown>; positionals: string[] };
 }
 
-export function commands(io: Io): Record<string, Handler> {
-  return {
-    status: async (args) => {
-      const { values } = parse(args, { json: { type: 'boolean' } });
-      const ctx = buildContext('cli', { style: values.json ? 'json' : 'text' });
-      const report = await collectStatus({ config: ctx.config, engine: ctx.engine });
-      io.stdout(values.json ? JSON.stringify(report, null, 2) + '\n' : renderStatus(report));
-      return report.healthy ? ExitCode.Ok : ExitCode.HumanNeeded;
-    },
-  };
+function owner(env: Record<string, string | undefined>): string {
+  return `cli:${env.SUDO_USER || env.USER || userInfo().username}`;
 }
+
+/** Context, engine and a renderer on stderr; interrupted jobs are recovered before anything else. */
+async function start(io: Io, json: boolean): Promise<{ ctx: AppContext; engine: Engine; recovered: JobResult[]; close(): void }> {
+  const ctx = buildContext('cli', { env: io.env, style: json ? 'json' : 'text' });
+  const reporter = createCliReporter({ stream: io.stderr, env: io.env });
+  const engine = buildEngine(ctx, reporter.sink);
+  const recovered = await engine.runner.recoverInterrupted();
+  for (const r of recovered) io.stderr.write(`Recovered an interrupted job: ${r.job.title} (by ${r.job.owner}): ${r.outcome.toUpperCase()}: ${r.summary}\n`);
+  return { ctx, engine, recovered, close: () => reporter.close() };
+}
+
+/** A second job is refused at once, before any planning, naming the one that runs. */
+async function refuseIfLocked(ctx: AppContext): Promise<void> {
+  const holder = await readJobLock(ctx.config.bot.stateDir);
+  if (holder?.alive) throw new LockHeldError(holder);
+}
+
+async function askOrRefuse(io: Io, yes: boolean, plan: string[], question: string): Promise<void> {
+  if (yes) return;
+  if (io.stdin.isTTY !== true) {
+    throw new BadInputError('confirmation needed and there is no terminal to ask on: nothing was changed', 'Add --yes to run it without asking (or --dry-run to see the plan).');
+  }
+  io.stderr.write(plan.map((l, i) => (i === 0 ? `${l}\n` : `  - ${l}\n`)).join(''));
+  if (!(await confirm(question, { input: io.stdin, output: io.stderr }))) throw new BadInputError('not confirmed: nothing was changed');
+}
+
+async function runJob<S>(io: Io, engine: Engine, job: JobDefinition<S>, json: boolean): Promise<number> {
+  const result = await engine.runner.run(job);
+  io.stdout(json ? renderResultJson(result) + '\n' : renderResult(result));
+  return exitCodeOf(result.outcome);
+}
+
+const commands: Record<string, Handler> = {
+  status: async (args, io) => {
+    const { values } = parse(args, { json: { type: 'boolean' } });
+    const json = Boolean(values.json);
+    const s = await start(io, json);
+    try {
+      const report = await collectStatus({ config: s.ctx.config, engine: s.ctx.engine, history: await readHistory(s.ctx.config.bot.stateDir) });
+      io.stdout(json ? JSON.stringify({ ...report, recovered: s.recovered }, null, 2) + '\n' : renderStatus(report));
+      return report.healthy ? ExitCode.Ok : ExitCode.HumanNeeded;
+    } finally {
+      s.close();
+    }
+  },
+
+  upgrade: async (args, io) => {
+    const { values, positionals } = parse(args, { yes: { type: 'boolean', short: 'y' }, 'dry-run': { type: 'boolean' }, force: { type: 'boolean' }, json: { type: 'boolean' } }, 1);
+    if (positionals[0] === undefined) throw new BadInputError('which version? expected `mm-upgrade upgrade X.Y.Z`, for example `mm-upgrade upgrade 10.11.4`');
+    const json = Boolean(values.json);
+    const s = await start(io, json);
+    try {
+      await refuseIfLocked(s.ctx);
+      const state = await planMove(s.engine.deps, { kind: 'upgrade', target: positionals[0], force: Boolean(values.force) });
+      const plan = describePlan(s.engine.deps, state);
+      if (values['dry-run']) {
+        io.stdout(json ? JSON.stringify({ dryRun: true, plan, from: state.from, to: state.target }, null, 2) + '\n' : plan.map((l, i) => (i === 0 ? `${l}\n` : `  - ${l}\n`)).join('') + 'Dry run: nothing was changed.\n');
+        return ExitCode.Ok;
+      }
+      await askOrRefuse(io, Boolean(values.yes), plan, `Upgrade ${state.from} → ${state.target} now?`);
+      return await runJob(io, s.engine, upgradeJob(s.engine.deps, state, owner(io.env)), json);
+    } finally {
+      s.close();
+    }
+  },
+
+  rollback: async (args, io) => {
+    const { values } = parse(args, { yes: { type: 'boolean', short: 'y' }, 'with-db': { type: 'boolean' }, json: { type: 'boolean' } });
+    const json = Boolean(values.json);
+    const s = await start(io, json);
+    try {
+      await refuseIfLocked(s.ctx);
+      const last = (await readHistory(s.ctx.config.bot.stateDir)).filter((h) => h.kind === 'upgrade' && h.outcome === 'succeeded' && h.from && h.to).at(-1);
+      if (!last) throw new BadInputError('no successful upgrade in the history: nothing to roll back to', 'mm-upgrade status shows the history.');
+      const state = await planMove(s.engine.deps, { kind: 'rollback', target: last.from!, force: true });
+      if (state.from !== last.to) {
+        throw new BadInputError(`the last upgrade went ${last.from} → ${last.to}, but ${state.from} is running now`, 'Roll back by hand with the compose file, or upgrade to the version you want.');
+      }
+      if (values['with-db']) {
+        if (!last.backup) throw new BadInputError(`the upgrade to ${last.to} recorded no dump to restore`);
+        state.restoreDump = last.backup;
+      }
+      const plan = describePlan(s.engine.deps, state);
+      await askOrRefuse(io, Boolean(values.yes), plan, `Roll back ${state.from} → ${state.target}${state.restoreDump ? ' and restore the database' : ''} now?`);
+      return await runJob(io, s.engine, upgradeJob(s.engine.deps, state, owner(io.env)), json);
+    } finally {
+      s.close();
+    }
+  },
+
+  backup: async (args, io) => {
+    const { values } = parse(args, { json: { type: 'boolean' } });
+    const s = await start(io, Boolean(values.json));
+    try {
+      return await runJob(io, s.engine, backupJob(s.engine.deps, owner(io.env)), Boolean(values.json));
+    } finally {
+      s.close();
+    }
+  },
+
+  restore: async (args, io) => {
+    const { values, positionals } = parse(args, { yes: { type: 'boolean', short: 'y' }, json: { type: 'boolean' } }, 1);
+    if (positionals[0] === undefined) throw new BadInputError('which dump? expected `mm-upgrade restore <file.dump> --yes`');
+    const s = await start(io, Boolean(values.json));
+    try {
+      await refuseIfLocked(s.ctx);
+      const job = restoreJob(s.engine.deps, owner(io.env), positionals[0]);
+      await askOrRefuse(io, Boolean(values.yes), [job.title, ...job.plan], 'Restore this dump now? The app is stopped meanwhile.');
+      return await runJob(io, s.engine, job, Boolean(values.json));
+    } finally {
+      s.close();
+    }
+  },
+
+  reindex: async (args, io) => {
+    const { values } = parse(args, { yes: { type: 'boolean', short: 'y' }, json: { type: 'boolean' } });
+    const s = await start(io, Boolean(values.json));
+    try {
+      await refuseIfLocked(s.ctx);
+      const job = reindexJob(s.engine.deps, owner(io.env));
+      await askOrRefuse(io, Boolean(values.yes), [job.title, ...job.plan], 'Reindex now?');
+      return await runJob(io, s.engine, job, Boolean(values.json));
+    } finally {
+      s.close();
+    }
+  },
+};
 
 export async function runCli(argv: string[], io: Io = defaultIo): Promise<number> {
   const [command, ...rest] = argv;
@@ -73,9 +209,9 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
     io.stdout(USAGE + '\n');
     return command === undefined ? ExitCode.BadInput : ExitCode.Ok;
   }
-  const handler = commands(io)[command];
+  const handler = commands[command];
   if (!handler) {
-    io.stderr(
+    io.stderr.write(
       SPEC_COMMANDS.includes(command)
         ? `mm-upgrade: "${command}" is not available in this version yet.\n`
         : `mm-upgrade: unknown command "${command}": expected one of ${SPEC_COMMANDS.join(', ')}.\n`,
@@ -83,14 +219,14 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
     return ExitCode.BadInput;
   }
   try {
-    return await handler(rest);
+    return await handler(rest, io);
   } catch (err) {
     const e = toBotError(err);
     if (e instanceof ConfigError) {
-      for (const p of e.problems) io.stderr(`mm-upgrade: ${p}\n`);
+      for (const p of e.problems) io.stderr.write(`mm-upgrade: ${p}\n`);
     } else {
-      io.stderr(`mm-upgrade: ${e.message}\n`);
-      if (e.hint) io.stderr(`  ${e.hint}\n`);
+      io.stderr.write(`mm-upgrade: ${e.message}\n`);
+      if (e.hint) io.stderr.write(`  ${e.hint}\n`);
     }
     return e.exitCode;
   }

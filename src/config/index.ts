@@ -54,7 +54,10 @@ export interface Config {
     maintenanceWindow: TimeWindow;
     timeZone: string;
     changelogUrl: string;
+    /** Lines that count as errors: reported as warnings once the new version is healthy. */
     logErrorPatterns: RegExp[];
+    /** Patterns written `fatal:<regex>`: a match in the verify window rolls back. */
+    fatalLogPatterns: RegExp[];
   };
   backup: { dir: string; maxAgeMs: number; keep: number };
   schedules: { releaseWatchCron: string | undefined; backupCron: string | undefined };
@@ -159,7 +162,7 @@ export function readConfig(
     problems.push(`CHANGELOG_URL must be an http(s) URL template ({version}, {major}, {minor}, {patch}), got "${changelogUrl}"`);
   }
 
-  const logErrorPatterns = parsePatterns(raw('LOG_ERROR_PATTERNS'), problems);
+  const logPatterns = parsePatterns(raw('LOG_ERROR_PATTERNS'), problems);
 
   const cronOf = (variable: string, fallback: string): string | undefined => {
     const v = env[variable] === undefined ? fallback : env[variable]!.trim();
@@ -215,7 +218,8 @@ export function readConfig(
       maintenanceWindow: check('MAINTENANCE_WINDOW', '00:00-24:00', parseWindow, 'HH:MM-HH:MM, for example 22:00-07:00'),
       timeZone,
       changelogUrl,
-      logErrorPatterns,
+      logErrorPatterns: logPatterns.errors,
+      fatalLogPatterns: logPatterns.fatal,
     },
     backup: {
       dir: resolve(cwd, str('BACKUP_DIR', './data/backups')),
@@ -268,8 +272,11 @@ function isTimeZone(tz: string): boolean {
   }
 }
 
-/** A JSON array of regular expressions, or a single regular expression. */
-function parsePatterns(text: string | undefined, problems: string[]): RegExp[] {
+/**
+ * A JSON array of regular expressions, or a single regular expression. An entry written
+ * `fatal:<regex>` makes a match roll the upgrade back instead of only warning.
+ */
+function parsePatterns(text: string | undefined, problems: string[]): { errors: RegExp[]; fatal: RegExp[] } {
   let sources = DEFAULT_LOG_ERROR_PATTERNS;
   if (text !== undefined) {
     if (text.startsWith('[')) {
@@ -282,12 +289,14 @@ function parsePatterns(text: string | undefined, problems: string[]): RegExp[] {
       }
     } else sources = [text];
   }
-  const out: RegExp[] = [];
-  for (const s of sources) {
+  const out = { errors: [] as RegExp[], fatal: [] as RegExp[] };
+  for (const entry of sources) {
+    const fatal = entry.startsWith('fatal:');
+    const source = fatal ? entry.slice('fatal:'.length) : entry;
     try {
-      out.push(new RegExp(s, 'm'));
+      (fatal ? out.fatal : out.errors).push(new RegExp(source, 'm'));
     } catch (err) {
-      problems.push(`LOG_ERROR_PATTERNS has an invalid regular expression "${s}": ${(err as Error).message}`);
+      problems.push(`LOG_ERROR_PATTERNS has an invalid regular expression "${source}": ${(err as Error).message}`);
     }
   }
   return out;

@@ -102,7 +102,26 @@ function filesFromLabels(app: ContainerInspect | undefined, config: Config): Com
   return composeFilesFrom(paths.join(':'));
 }
 
-/** `repo:tag` → the tag, for the image reference a container was created from. */
-export function tagOf(imageRef: string): string | undefined {
-  return parseImageRef(imageRef).tag;
+/**
+ * Whether the container runs what the compose file pins: the same reference, or another
+ * tag of the very same image (a db tag that moved with the app onto an unchanged image).
+ */
+export async function runsPinnedImage(engine: DockerEngine, target: ServiceTarget): Promise<boolean> {
+  const c = target.container;
+  if (!c) return false;
+  if (sameImage(c.Config.Image, target.compose.resolved)) return true;
+  return (await engine.inspectImage(target.compose.resolved))?.Id === c.Image;
+}
+
+/** Compares two image references the way the Engine resolves them (docker.io/library/ implied, tag latest implied). */
+export function sameImage(a: string, b: string): boolean {
+  const norm = (ref: string): string => {
+    const r = parseImageRef(ref);
+    let name = r.name;
+    const first = name.split('/')[0]!;
+    const hasRegistry = name.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
+    if (!hasRegistry) name = `docker.io/${name.includes('/') ? name : `library/${name}`}`;
+    return `${name}:${r.tag ?? 'latest'}${r.digest ? `@${r.digest}` : ''}`;
+  };
+  return norm(a) === norm(b);
 }

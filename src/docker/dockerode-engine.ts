@@ -1,9 +1,9 @@
 /** DockerEngine over dockerode, honouring DOCKER_HOST. */
-import { Writable } from 'node:stream';
+import { PassThrough, Writable, type Duplex, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import Docker from 'dockerode';
 import type { DockerHost } from '../config/index.js';
-import { DockerError, ErrorCode, TimeoutError } from '../core/errors.js';
+import { DockerError, ErrorCode, TimeoutError, UpgradeBotError } from '../core/errors.js';
 import { parseImageRef } from './compose/image-ref.js';
 import { specFromInspect } from './container-spec.js';
 import { DemuxStdout, demuxBuffer } from './demux.js';
@@ -76,6 +76,7 @@ export class DockerodeEngine implements DockerEngine {
       id: c.Id,
       name: (c.Names[0] ?? '').replace(/^\//, ''),
       image: c.Image,
+      imageId: c.ImageID,
       state: c.State,
       labels: c.Labels ?? {},
     }));
@@ -196,10 +197,12 @@ export class DockerodeEngine implements DockerEngine {
   async exec(idOrName: string, cmd: string[], opts: ExecOptions = {}): Promise<ExecResult> {
     const container = this.docker.getContainer(idOrName);
     const what = `exec ${cmd[0] ?? ''} in ${idOrName}`;
+    const withStdin = opts.stdin !== undefined;
     const exec = await this.call(
       () =>
         container.exec({
           Cmd: cmd,
+          AttachStdin: withStdin,
           AttachStdout: true,
           AttachStderr: true,
           ...(opts.user ? { User: opts.user } : {}),
@@ -207,9 +210,10 @@ export class DockerodeEngine implements DockerEngine {
         }),
       what,
     );
-    const stream = (await this.call(() => exec.start({ hijack: true, stdin: false }), what)) as NodeJS.ReadableStream & {
-      destroy(err?: Error): void;
-    };
+    // hijack: the Engine answers 101 and hands over the raw connection; stdin, when asked
+    // for, makes docker-modem leave the request open so that we write into that connection.
+    const stream = await this.call(() => exec.start({ hijack: true, stdin: withStdin }), what);
+    const feeder = opts.stdin ? new StdinFeeder(opts.stdin, stream) : undefined;
     const cap = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
     const stderr = new Collector(cap);
     const stdout = opts.stdout ? undefined : new Collector(cap);
@@ -219,11 +223,22 @@ export class DockerodeEngine implements DockerEngine {
       opts.timeoutMs === undefined
         ? undefined
         : setTimeout(() => stream.destroy(new TimeoutError(`${what} did not finish within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+    let outputError: unknown;
     try {
-      await pipeline(stream, demux, sink);
+      await pipeline(feeder ? readSideOf(stream) : stream, demux, sink);
+    } catch (err) {
+      outputError = err;
     } finally {
       clearTimeout(timer);
     }
+    if (feeder) {
+      // The output ends when the process has exited: whatever it did not read is dropped.
+      const inputError = await feeder.stop();
+      if (inputError) {
+        throw new UpgradeBotError(ErrorCode.Unknown, `${what}: could not read the input to send: ${messageOf(inputError)}`, { cause: inputError });
+      }
+    }
+    if (outputError !== undefined) throw outputError;
     const exitCode = await this.execExitCode(exec, what);
     return { exitCode, stdout: stdout?.text() ?? '', stderr: stderr.text() };
   }
@@ -318,6 +333,75 @@ function isMissingManifest(err: unknown): boolean {
   const e = err as ModemError;
   const text = messageOf(err);
   return e.statusCode === 404 || e.statusCode === 401 || /manifest unknown|not found|does not exist/i.test(text);
+}
+
+/**
+ * Pipes `input` into the hijacked connection with backpressure and, at its end, half-closes
+ * the connection (shutdown of the write side only): the Engine then closes the process's
+ * stdin while its output keeps coming back on the read side.
+ */
+class StdinFeeder {
+  private inputError: Error | undefined;
+  private finished = false;
+  private readonly done: Promise<void>;
+  private finish!: () => void;
+
+  constructor(
+    private readonly input: Readable,
+    private readonly connection: Duplex,
+  ) {
+    this.done = new Promise<void>((resolve) => {
+      this.finish = () => {
+        if (this.finished) return;
+        this.finished = true;
+        this.input.unpipe(this.connection);
+        resolve();
+      };
+    });
+    input.once('error', (err: Error) => {
+      this.inputError = err;
+      // The process must not take a truncated input for a whole one.
+      connection.destroy(err);
+      this.finish();
+    });
+    input.once('end', () => {
+      connection.end();
+      this.finish();
+    });
+    // The process went away (or the Engine closed) before all of the input was sent.
+    connection.once('close', () => this.finish());
+    input.pipe(connection, { end: false });
+  }
+
+  /** Stops feeding (once the output has ended) and frees both ends; the input's error, if any. */
+  async stop(): Promise<Error | undefined> {
+    this.finish();
+    await this.done;
+    if (!this.input.readableEnded && !this.input.destroyed) this.input.destroy();
+    if (!this.connection.destroyed) this.connection.destroy();
+    return this.inputError;
+  }
+}
+
+/**
+ * The read side of a connection that is also being written to. A process that exits before
+ * reading all of its stdin makes the Engine close the connection with our data unread, and
+ * the kernel reports that as a reset (or our next write as a broken pipe) after the output
+ * already queued: that is the end of the output, and the exit code says how the process
+ * fared. Any other error ends the output with that error.
+ */
+function readSideOf(connection: Duplex): Readable {
+  const out = new PassThrough();
+  const dropped = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_WRITE_AFTER_END', 'ERR_STREAM_DESTROYED']);
+  const endOnce = (err?: Error): void => {
+    if (out.writableEnded || out.destroyed) return;
+    if (err && !dropped.has((err as NodeJS.ErrnoException).code ?? '')) out.destroy(err);
+    else out.end();
+  };
+  connection.on('error', endOnce);
+  connection.once('close', () => endOnce());
+  connection.pipe(out);
+  return out;
 }
 
 class Collector {

@@ -2,7 +2,7 @@
  * The narrow interface the rest of the bot uses to talk to the Docker Engine. One
  * implementation (dockerode); tests run it against a real engine.
  */
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type Dockerode from 'dockerode';
 
 export type ContainerInspect = Dockerode.ContainerInspectInfo;
@@ -12,6 +12,7 @@ export interface ContainerSummary {
   id: string;
   name: string;
   image: string;
+  imageId: string;
   state: string;
   labels: Record<string, string>;
 }
@@ -41,6 +42,11 @@ export interface ExecOptions {
   env?: string[];
   /** Stream stdout here (with backpressure) instead of collecting it. */
   stdout?: Writable;
+  /**
+   * Feed this to the process's stdin (with backpressure); its end closes stdin, so the
+   * process sees EOF. Consumed, or destroyed when the process exits before reading it all.
+   */
+  stdin?: Readable;
   /** Give up after this long (the process may go on inside the container). */
   timeoutMs?: number;
   /** Cap on collected output, per stream. */

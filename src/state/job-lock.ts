@@ -1,16 +1,22 @@
 /**
- * The single-job lock file in STATE_DIR. `status` reads it; the step runner takes it.
- * A lock whose process is gone is reported as stale, not as a running job.
+ * The single-job lock: `STATE_DIR/job.lock`, created exclusively. It names the job, its
+ * owner and current step, and the holder's PID with the process start time, so that a lock
+ * left by a dead process (or by a PID since reused) is recognised as stale, not obeyed forever.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 
 export interface JobLock {
   jobId: string;
   kind: string;
   owner: string;
+  title: string;
   step: string | undefined;
   pid: number;
+  /** Start time of the holder process (from /proc), to tell a reused PID from the holder. */
+  pidStart: string | undefined;
   hostname: string;
   startedAt: string;
 }
@@ -22,7 +28,9 @@ export interface HeldLock extends JobLock {
 
 export const lockPath = (stateDir: string): string => join(stateDir, 'job.lock');
 
-export async function readJobLock(stateDir: string, isAlive: (pid: number) => boolean = processAlive): Promise<HeldLock | undefined> {
+export type Liveness = (lock: Pick<JobLock, 'pid' | 'pidStart' | 'hostname'>) => boolean;
+
+export async function readJobLock(stateDir: string, isAlive: Liveness = holderAlive): Promise<HeldLock | undefined> {
   let text: string;
   try {
     text = await readFile(lockPath(stateDir), 'utf8');
@@ -30,20 +38,91 @@ export async function readJobLock(stateDir: string, isAlive: (pid: number) => bo
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-  let lock: JobLock;
   try {
-    lock = JSON.parse(text) as JobLock;
+    const lock = JSON.parse(text) as JobLock;
+    return { ...lock, alive: isAlive(lock) };
   } catch {
-    return { jobId: 'unknown', kind: 'unknown', owner: 'unknown', step: undefined, pid: 0, hostname: '', startedAt: '', alive: false };
+    // Torn write of a crashed process: a lock nobody holds.
+    return { jobId: 'unknown', kind: 'unknown', owner: 'unknown', title: 'unknown', step: undefined, pid: 0, pidStart: undefined, hostname: '', startedAt: '', alive: false };
   }
-  return { ...lock, alive: typeof lock.pid === 'number' && lock.pid > 0 && isAlive(lock.pid) };
 }
 
-function processAlive(pid: number): boolean {
+/**
+ * Takes the lock, or returns the live holder. A stale lock is NOT taken over here: the
+ * caller must first recover the job it belonged to, then call `breakStaleLock`.
+ */
+export async function acquireJobLock(
+  stateDir: string,
+  job: Omit<JobLock, 'pid' | 'pidStart' | 'hostname' | 'step'>,
+): Promise<{ acquired: true; lock: JobLock } | { acquired: false; holder: HeldLock }> {
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const lock: JobLock = { ...job, step: undefined, pid: process.pid, pidStart: processStart(process.pid), hostname: hostname() };
   try {
-    process.kill(pid, 0);
-    return true;
+    const handle = await open(lockPath(stateDir), 'wx', 0o600);
+    try {
+      await handle.writeFile(JSON.stringify(lock));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    return { acquired: true, lock };
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const holder = await readJobLock(stateDir);
+    if (!holder) return acquireJobLock(stateDir, job);
+    return { acquired: false, holder };
+  }
+}
+
+/** Records the step the holder is at (atomic rewrite). */
+export async function updateJobLock(stateDir: string, lock: JobLock, step: string): Promise<void> {
+  lock.step = step;
+  const tmp = `${lockPath(stateDir)}.${process.pid}.tmp`;
+  const handle = await open(tmp, 'w', 0o600);
+  try {
+    await handle.writeFile(JSON.stringify(lock));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, lockPath(stateDir));
+}
+
+export async function releaseJobLock(stateDir: string, jobId: string): Promise<void> {
+  const current = await readJobLock(stateDir);
+  if (current && current.jobId !== jobId) return;
+  await unlink(lockPath(stateDir)).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
+}
+
+/** Removes a lock whose holder is dead; refuses to touch a live one. */
+export async function breakStaleLock(stateDir: string, jobId: string): Promise<void> {
+  const current = await readJobLock(stateDir);
+  if (!current) return;
+  if (current.alive) throw new Error(`the lock of job ${current.jobId} is held by live process ${current.pid}`);
+  if (current.jobId !== jobId && current.jobId !== 'unknown') return;
+  await unlink(lockPath(stateDir)).catch(() => undefined);
+}
+
+export function holderAlive(lock: Pick<JobLock, 'pid' | 'pidStart' | 'hostname'>): boolean {
+  if (lock.hostname && lock.hostname !== hostname()) return true; // another host: cannot tell, assume alive
+  if (!(lock.pid > 0)) return false;
+  try {
+    process.kill(lock.pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  const start = processStart(lock.pid);
+  return lock.pidStart === undefined || start === undefined || start === lock.pidStart;
+}
+
+/** Field 22 of /proc/<pid>/stat: the process start time in clock ticks since boot. */
+function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
   }
 }

@@ -5,9 +5,10 @@
 import { listBackups } from '../backup/store.js';
 import type { Config } from '../config/index.js';
 import { parseImageRef } from '../docker/compose/index.js';
-import { resolveDeployment, type ServiceTarget } from '../docker/deployment.js';
+import { resolveDeployment, runsPinnedImage, type ServiceTarget } from '../docker/deployment.js';
 import type { DockerEngine } from '../docker/engine.js';
 import { probeServer, type ServerProbe } from '../mattermost/server-probe.js';
+import type { HistoryEntry } from '../state/history.js';
 import { readJobLock } from '../state/job-lock.js';
 
 export interface ServiceStatus {
@@ -43,17 +44,20 @@ export interface StatusReport {
   drift: Array<{ service: string; compose: string; container: string | null }>;
   backup: { dir: string; newest: { file: string; sizeBytes: number; createdAt: string; ageSeconds: number; recent: boolean } | null };
   job: { jobId: string; kind: string; owner: string; step: string | null; pid: number; startedAt: string; alive: boolean } | null;
+  /** The last jobs, newest last. */
+  history: HistoryEntry[];
   problems: string[];
 }
 
 export interface StatusDeps {
   config: Config;
   engine: DockerEngine;
+  history?: HistoryEntry[];
   now?: () => Date;
   probe?: typeof probeServer;
 }
 
-export async function collectStatus({ config, engine, now = () => new Date(), probe = probeServer }: StatusDeps): Promise<StatusReport> {
+export async function collectStatus({ config, engine, history = [], now = () => new Date(), probe = probeServer }: StatusDeps): Promise<StatusReport> {
   const deployment = await resolveDeployment(config, engine);
   const problems: string[] = [];
   const [server, dbReady, backups, lock] = await Promise.all([
@@ -63,7 +67,7 @@ export async function collectStatus({ config, engine, now = () => new Date(), pr
     readJobLock(config.bot.stateDir),
   ]);
 
-  const app = { ...serviceStatus(deployment.app), server };
+  const app = { ...serviceStatus(deployment.app, !(await runsPinnedImage(engine, deployment.app))), server };
   app.version = server.version ?? null;
   app.healthy = app.state === 'running' && app.health !== 'unhealthy' && server.pingOk && server.version !== undefined;
   if (app.state !== 'running') problems.push(`app container ${app.container ?? deployment.app.service} is ${app.state}`);
@@ -73,7 +77,7 @@ export async function collectStatus({ config, engine, now = () => new Date(), pr
     problems.push(`the server reports version ${server.version} but its container runs tag ${app.tag}`);
   }
 
-  const db = { ...serviceStatus(deployment.db), ready: dbReady };
+  const db = { ...serviceStatus(deployment.db, !(await runsPinnedImage(engine, deployment.db))), ready: dbReady };
   db.version = db.tag;
   db.healthy = db.state === 'running' && db.health !== 'unhealthy' && dbReady;
   if (db.state !== 'running') problems.push(`db container ${db.container ?? deployment.db.service} is ${db.state}`);
@@ -108,11 +112,12 @@ export async function collectStatus({ config, engine, now = () => new Date(), pr
     job: lock
       ? { jobId: lock.jobId, kind: lock.kind, owner: lock.owner, step: lock.step ?? null, pid: lock.pid, startedAt: lock.startedAt, alive: lock.alive }
       : null,
+    history: history.slice(-5),
     problems,
   };
 }
 
-function serviceStatus(target: ServiceTarget): ServiceStatus {
+function serviceStatus(target: ServiceTarget, drift: boolean): ServiceStatus {
   const c = target.container;
   const composeRef = target.compose.ref;
   const composeImage = target.compose.resolved;
@@ -135,23 +140,10 @@ function serviceStatus(target: ServiceTarget): ServiceStatus {
     composeImage,
     composeTag: composeRef.tag ?? null,
     composeSource: source,
-    drift: image === null || !sameImage(image, composeImage),
+    drift,
     version: null,
     healthy: false,
   };
-}
-
-/** Compares two image references the way the Engine resolves them (docker.io/library/ implied, tag latest implied). */
-export function sameImage(a: string, b: string): boolean {
-  const norm = (ref: string): string => {
-    const r = parseImageRef(ref);
-    let name = r.name;
-    const first = name.split('/')[0]!;
-    const hasRegistry = name.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
-    if (!hasRegistry) name = `docker.io/${name.includes('/') ? name : `library/${name}`}`;
-    return `${name}:${r.tag ?? 'latest'}${r.digest ? `@${r.digest}` : ''}`;
-  };
-  return norm(a) === norm(b);
 }
 
 async function isDbReady(engine: DockerEngine, db: ServiceTarget, config: Config): Promise<boolean> {

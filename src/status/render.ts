@@ -35,6 +35,16 @@ export function renderStatus(r: StatusReport): string {
         : `none in ${r.backup.dir}`,
     ],
     ['Job', r.job ? `${r.job.kind} by ${r.job.owner}, step ${r.job.step ?? '-'}${r.job.alive ? '' : ` (stale lock: process ${r.job.pid} is gone)`}` : 'none running'],
+    [
+      'Last jobs',
+      r.history.length === 0
+        ? 'none recorded'
+        : r.history
+            .slice(-3)
+            .reverse()
+            .map((h) => `${h.finishedAt.slice(0, 16).replace('T', ' ')} ${h.title} by ${h.owner}: ${h.outcome}${h.downtimeMs !== undefined ? ` (downtime ${formatDuration(h.downtimeMs)})` : ''}`)
+            .join('\n' + ' '.repeat(13)),
+    ],
     ['Overall', r.healthy ? 'healthy' : `NOT healthy: ${r.problems.join('; ')}`],
   ];
   const w = Math.max(...facts.map(([k]) => k.length));

@@ -210,6 +210,7 @@ async function migrate(pool: pg.Pool, config: Config): Promise<void> {
   await pool.query(
     'CREATE TABLE IF NOT EXISTS posts (id serial PRIMARY KEY, message text NOT NULL, create_at bigint NOT NULL)',
   );
+  await checkSchema(pool, config);
   const current = await pool.query<{ value: string }>("SELECT value FROM systems WHERE name = 'Version'");
   const dbVersion = current.rows[0]?.value;
 
@@ -249,6 +250,23 @@ async function migrate(pool: pg.Pool, config: Config): Promise<void> {
       'sqlstore/upgrade.go:171',
       { database_version: dbVersion, server_version: config.version },
     );
+  }
+}
+
+/**
+ * Like a real server, refuse to run on a schema it cannot use (a half-done migration of a
+ * newer version dropped a column): log it and exit rather than serve errors.
+ */
+async function checkSchema(pool: pg.Pool, config: Config): Promise<void> {
+  if (config.failMode === 'damage') return;
+  try {
+    await pool.query('SELECT id, message, create_at FROM posts LIMIT 0');
+  } catch (err) {
+    log('error', 'The database schema is not usable by this version.', 'sqlstore/store.go:312', {
+      version: config.version,
+      error: `pq: ${(err as Error).message}`,
+    });
+    await fatal('Error starting server', 'app/server.go:1023', { error: 'database schema check failed' });
   }
 }
 

@@ -1,0 +1,256 @@
+/**
+ * Runs jobs: one at a time (the lock), every step journaled before and after, undos in
+ * reverse on failure. A failed undo is never swallowed: the job ends as `human-needed` with
+ * the commands that finish it by hand. A job interrupted by a crash is found at the next
+ * start and either completed (its goal is already reached) or rolled back.
+ */
+import { randomBytes } from 'node:crypto';
+import { ErrorCode, UpgradeBotError, toBotError } from '../errors.js';
+import type { EngineEvent, EventSink, JobInfo, JobKind, JobOutcome, JobResult, PlannedStep } from '../events.js';
+import { plannedSteps, type JobDefinition, type StepContext, type UndoContext, type UndoHandler } from './step.js';
+import { Journal, unfinishedJobs, type JournalEntry, type UndoRecord } from '../../state/journal.js';
+import { acquireJobLock, breakStaleLock, readJobLock, releaseJobLock, updateJobLock, type JobLock } from '../../state/job-lock.js';
+
+export class LockHeldError extends UpgradeBotError {
+  constructor(readonly holder: { jobId: string; title: string; owner: string; step: string | undefined; pid: number; startedAt: string }) {
+    super(
+      ErrorCode.LockHeld,
+      `another job is running: ${holder.title} (by ${holder.owner}, step ${holder.step ?? 'starting'}, pid ${holder.pid}, since ${holder.startedAt})`,
+      { hint: 'Wait for it to finish (mm-upgrade status shows its progress), or cancel it from chat with /upgrade cancel.' },
+    );
+  }
+}
+
+/** Decides, for an interrupted job, whether its goal is already reached. */
+export type Assessor = (state: unknown) => Promise<{ complete: boolean; summary: string; details?: Record<string, unknown> }>;
+
+export interface RunnerDeps {
+  stateDir: string;
+  undoHandlers: Record<string, UndoHandler>;
+  emit: EventSink;
+  /** Called with every finished job (history). */
+  record?: (result: JobResult) => Promise<void>;
+  assessors?: Partial<Record<JobKind, Assessor>>;
+  now?: () => Date;
+}
+
+const REFUSALS = new Set<ErrorCode>([ErrorCode.BadInput, ErrorCode.PolicyRefused, ErrorCode.ConfigInvalid, ErrorCode.ComposeInvalid, ErrorCode.NotFound]);
+
+export class JobRunner {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: RunnerDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /** Recovers any job a crash left behind, then runs this one. */
+  async run<S>(def: JobDefinition<S>): Promise<JobResult> {
+    const job: JobInfo = { id: newJobId(this.now(), def.kind), kind: def.kind, owner: def.owner, startedAt: this.now().toISOString(), title: def.title };
+    const lock = await this.lock(job);
+    const journal = await Journal.open(this.deps.stateDir, job.id, this.now);
+    const steps = plannedSteps(def.steps);
+    const undos: UndoRecord[] = [];
+    const warnings: string[] = [];
+    const emit = this.deps.emit;
+    try {
+      await journal.append({ type: 'job-started', job, steps, params: def.state });
+      emit({ type: 'job-started', job, steps, plan: def.plan });
+      let failure: { step: PlannedStep; error: UpgradeBotError } | undefined;
+      for (const [index, step] of def.steps.entries()) {
+        const planned = steps[index]!;
+        const skip = step.skip?.(def.state);
+        if (skip !== undefined) {
+          emit({ type: 'step-skipped', job, step: planned, reason: skip });
+          continue;
+        }
+        await updateJobLock(this.deps.stateDir, lock, step.id);
+        await journal.append({ type: 'step-started', step: step.id });
+        emit({ type: 'step-started', job, step: planned, index, total: steps.length });
+        const started = Date.now();
+        const ctx: StepContext<S> = {
+          job,
+          state: def.state,
+          progress: (message, measure) => emit({ type: 'step-progress', job, step: planned, message, ...measure }),
+          warn: (message) => {
+            warnings.push(message);
+            emit({ type: 'warning', job, message });
+          },
+          registerUndo: async (kind, data) => {
+            if (!this.deps.undoHandlers[kind]) throw new Error(`no undo handler for "${kind}"`);
+            const undo: UndoRecord = { id: `${step.id}#${undos.length + 1}`, kind, step: step.id, data };
+            await journal.append({ type: 'undo-registered', undo });
+            undos.push(undo);
+          },
+        };
+        try {
+          const detail = await step.run(ctx);
+          await journal.append({ type: 'step-done', step: step.id, state: def.state });
+          emit({ type: 'step-done', job, step: planned, durationMs: Date.now() - started, ...(detail ? { detail } : {}) });
+        } catch (err) {
+          const error = toBotError(err);
+          await journal.append({ type: 'step-failed', step: step.id, error: error.message });
+          emit({ type: 'step-failed', job, step: planned, error: error.message, durationMs: Date.now() - started });
+          failure = { step: planned, error };
+          break;
+        }
+      }
+
+      let result: JobResult;
+      if (!failure) {
+        const { summary, details } = def.succeeded(def.state);
+        result = this.result(job, 'succeeded', summary, { details, warnings });
+      } else if (undos.length === 0) {
+        const refused = REFUSALS.has(failure.error.code);
+        result = this.result(job, refused ? 'refused' : 'rolled-back', refused ? `refused: ${failure.error.message}` : `failed at ${failure.step.title}, before any change: nothing to undo`, {
+          reason: failure.error.message,
+          hint: failure.error.hint,
+          details: def.failed?.(def.state) ?? {},
+          warnings,
+        });
+      } else {
+        const reason = `${failure.step.title} failed: ${failure.error.message}`;
+        emit({ type: 'rollback-started', job, reason: reason.split('\n')[0]! });
+        const undone = await this.undo(job, undos, journal);
+        result = undone.ok
+          ? this.result(job, 'rolled-back', `failed at ${failure.step.title} and rolled back`, { reason, hint: failure.error.hint, details: def.failed?.(def.state) ?? {}, warnings })
+          : this.result(job, 'human-needed', `failed at ${failure.step.title}, and the rollback failed too: a human is needed`, {
+              reason: `${reason}; then ${undone.error}`,
+              details: def.failed?.(def.state) ?? {},
+              warnings,
+              manualSteps: undone.manual,
+            });
+      }
+      return await this.finish(journal, result);
+    } finally {
+      await journal.close();
+      await releaseJobLock(this.deps.stateDir, job.id);
+    }
+  }
+
+  /**
+   * Jobs a crash interrupted: each is completed when its goal is already reached (its
+   * assessor says so), otherwise its registered undos that did not run yet run in reverse.
+   */
+  async recoverInterrupted(): Promise<JobResult[]> {
+    const results: JobResult[] = [];
+    const held = await readJobLock(this.deps.stateDir);
+    if (held?.alive) return results;
+    for (const { entries } of await unfinishedJobs(this.deps.stateDir)) {
+      const started = entries.find((e): e is Extract<JournalEntry, { type: 'job-started' }> => e.type === 'job-started');
+      if (!started) continue;
+      const job = started.job;
+      const lock = await acquireJobLock(this.deps.stateDir, { jobId: job.id, kind: job.kind, owner: job.owner, title: job.title, startedAt: job.startedAt });
+      if (!lock.acquired) {
+        if (lock.holder.alive) throw new LockHeldError(lock.holder);
+        await breakStaleLock(this.deps.stateDir, lock.holder.jobId);
+        if (!(await acquireJobLock(this.deps.stateDir, { jobId: job.id, kind: job.kind, owner: job.owner, title: job.title, startedAt: job.startedAt })).acquired) continue;
+      }
+      const journal = await Journal.open(this.deps.stateDir, job.id, this.now);
+      try {
+        results.push(await this.finish(journal, await this.recoverOne(job, entries, journal)));
+      } finally {
+        await journal.close();
+        await releaseJobLock(this.deps.stateDir, job.id);
+      }
+    }
+    return results;
+  }
+
+  private async recoverOne(job: JobInfo, entries: JournalEntry[], journal: Journal): Promise<JobResult> {
+    const lastStep = [...entries].reverse().find((e) => e.type === 'step-started') as { step: string } | undefined;
+    const state = [...entries].reverse().find((e): e is Extract<JournalEntry, { type: 'step-done' }> => e.type === 'step-done')?.state
+      ?? (entries[0] as Extract<JournalEntry, { type: 'job-started' }>).params;
+    const registered = entries.filter((e): e is Extract<JournalEntry, { type: 'undo-registered' }> => e.type === 'undo-registered').map((e) => e.undo);
+    const done = new Set(entries.filter((e): e is Extract<JournalEntry, { type: 'undo-done' }> => e.type === 'undo-done').map((e) => e.undo));
+    const pending = registered.filter((u) => !done.has(u.id));
+    const where = `interrupted at step ${lastStep?.step ?? 'start'}`;
+    await journal.append({ type: 'note', message: `recovery after a crash: ${where}` });
+
+    const assess = this.deps.assessors?.[job.kind];
+    const verdict = assess
+      ? await assess(state).catch((err: unknown): Awaited<ReturnType<Assessor>> => ({ complete: false, summary: `could not assess: ${toBotError(err).message}` }))
+      : undefined;
+    if (verdict?.complete) {
+      return this.result(job, 'succeeded', `${where}; recovered: ${verdict.summary}`, { details: { ...(verdict.details ?? {}), recovered: true }, warnings: [] });
+    }
+    if (pending.length === 0) {
+      return this.result(job, 'rolled-back', `${where}, before any change: nothing to undo`, { reason: where, details: { recovered: true }, warnings: [] });
+    }
+    this.deps.emit({ type: 'rollback-started', job, reason: `${where}${verdict ? ` (${verdict.summary})` : ''}` });
+    const undone = await this.undo(job, pending, journal);
+    return undone.ok
+      ? this.result(job, 'rolled-back', `${where}; recovered by rolling back`, { reason: where, details: { recovered: true }, warnings: [] })
+      : this.result(job, 'human-needed', `${where}; the rollback failed: a human is needed`, { reason: undone.error, details: { recovered: true }, warnings: [], manualSteps: undone.manual });
+  }
+
+  private async undo(job: JobInfo, undos: UndoRecord[], journal: Journal): Promise<{ ok: true } | { ok: false; error: string; manual: string[] }> {
+    const ctx: UndoContext = {
+      job,
+      stage: (stage, message, ok) => this.deps.emit({ type: 'rollback-stage', job, stage, message, ...(ok === undefined ? {} : { ok }) }),
+      emit: (event: EngineEvent) => this.deps.emit(event),
+    };
+    const reversed = [...undos].reverse();
+    for (const [i, undo] of reversed.entries()) {
+      const handler = this.deps.undoHandlers[undo.kind]!;
+      await journal.append({ type: 'undo-started', undo: undo.id });
+      ctx.stage(undo.kind, handler.describe(undo.data));
+      try {
+        await handler.run(undo.data, ctx);
+        await journal.append({ type: 'undo-done', undo: undo.id });
+        ctx.stage(undo.kind, handler.describe(undo.data), true);
+      } catch (err) {
+        const error = toBotError(err).message;
+        await journal.append({ type: 'undo-failed', undo: undo.id, error });
+        ctx.stage(undo.kind, `${handler.describe(undo.data)}: ${error}`, false);
+        const manual = reversed.slice(i).flatMap((u) => this.deps.undoHandlers[u.kind]!.manual(u.data));
+        return { ok: false, error: `${handler.describe(undo.data)} failed: ${error}`, manual };
+      }
+    }
+    return { ok: true };
+  }
+
+  private async lock(job: JobInfo): Promise<JobLock> {
+    const want = { jobId: job.id, kind: job.kind, owner: job.owner, title: job.title, startedAt: job.startedAt };
+    const first = await acquireJobLock(this.deps.stateDir, want);
+    if (first.acquired) return first.lock;
+    if (first.holder.alive) throw new LockHeldError(first.holder);
+    await this.recoverInterrupted();
+    await breakStaleLock(this.deps.stateDir, first.holder.jobId);
+    const second = await acquireJobLock(this.deps.stateDir, want);
+    if (second.acquired) return second.lock;
+    throw new LockHeldError(second.holder);
+  }
+
+  private result(
+    job: JobInfo,
+    outcome: JobOutcome,
+    summary: string,
+    extra: { reason?: string; hint?: string | undefined; details: Record<string, unknown>; warnings: string[]; manualSteps?: string[] },
+  ): JobResult {
+    const finishedAt = this.now();
+    return {
+      job,
+      outcome,
+      summary,
+      ...(extra.reason ? { reason: extra.reason } : {}),
+      ...(extra.hint ? { hint: extra.hint } : {}),
+      details: extra.details,
+      warnings: extra.warnings,
+      manualSteps: extra.manualSteps ?? [],
+      finishedAt: finishedAt.toISOString(),
+      durationMs: finishedAt.getTime() - new Date(job.startedAt).getTime(),
+    };
+  }
+
+  private async finish(journal: Journal, result: JobResult): Promise<JobResult> {
+    await journal.append({ type: 'job-finished', result });
+    await this.deps.record?.(result);
+    this.deps.emit({ type: 'job-finished', result });
+    return result;
+  }
+}
+
+function newJobId(at: Date, kind: JobKind): string {
+  return `${at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${kind}-${randomBytes(3).toString('hex')}`;
+}
+

@@ -1,0 +1,104 @@
+/**
+ * Readiness checks with explicit timeouts and tight polling, never a fixed sleep: the
+ * database answers pg_isready; the app runs, answers ping and reports the expected version.
+ * A container that exits or restarts while we wait fails the wait at once, with the log
+ * lines that explain why.
+ */
+import type { Config } from '../../config/index.js';
+import { ErrorCode, TimeoutError, UpgradeBotError } from '../errors.js';
+import type { DockerEngine, LogLine } from '../../docker/engine.js';
+import type { Clock, EngineDeps } from './deps.js';
+
+export class ServiceFailedError extends UpgradeBotError {
+  constructor(message: string, readonly logLines: string[]) {
+    super(ErrorCode.HumanNeeded, logLines.length > 0 ? `${message}\n${logLines.map((l) => `    ${l}`).join('\n')}` : message);
+  }
+}
+
+/** Polls fast at first, then settles at `max` between tries. */
+async function poll<T>(clock: Clock, timeoutMs: number, what: string, probe: () => Promise<T | undefined>, max = 250): Promise<T> {
+  const deadline = clock.now() + timeoutMs;
+  for (let delay = 20; ; delay = Math.min(max, delay * 2)) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (clock.now() >= deadline) throw new TimeoutError(`${what} within ${Math.round(timeoutMs / 1000)} s`);
+    await clock.sleep(Math.min(delay, Math.max(0, deadline - clock.now())));
+  }
+}
+
+export async function waitDbReady(deps: EngineDeps, container: string, timeoutMs: number): Promise<number> {
+  const { engine, config, clock } = deps;
+  const start = clock.now();
+  await poll(clock, timeoutMs, `PostgreSQL in ${container} did not accept connections`, async () => {
+    const c = await engine.inspectContainer(container);
+    if (!c || (!c.State.Running && !c.State.Restarting)) {
+      throw new ServiceFailedError(`the database container ${container} is ${c ? c.State.Status : 'gone'}`, await errorLines(engine, container, config, undefined));
+    }
+    const r = await engine.exec(container, ['pg_isready', '-U', config.db.user, '-d', config.db.name, '-t', '2'], { timeoutMs: 10_000 }).catch(() => undefined);
+    return r?.exitCode === 0 ? true : undefined;
+  });
+  return clock.now() - start;
+}
+
+/**
+ * Waits until the app container runs, Mattermost answers ping and reports `version`. The
+ * container must not exit nor restart meanwhile: a crash loop hidden by a restart policy
+ * fails the wait as soon as it shows.
+ */
+export async function waitAppHealthy(deps: EngineDeps, container: string, version: string, timeoutMs: number): Promise<number> {
+  const { engine, config, clock, probe } = deps;
+  const start = clock.now();
+  const first = await engine.inspectContainer(container);
+  const restarts = first?.RestartCount ?? 0;
+  let last = 'no answer yet';
+  try {
+    await poll(clock, timeoutMs, `Mattermost did not report version ${version}`, async () => {
+      const c = await engine.inspectContainer(container);
+      if (!c) throw new ServiceFailedError(`the app container ${container} is gone`, []);
+      if (c.RestartCount > restarts || c.State.Restarting || (!c.State.Running && c.State.Status !== 'created')) {
+        throw new ServiceFailedError(
+          `Mattermost ${version} ${c.State.Running || c.State.Restarting ? 'is restarting in a loop' : `exited with code ${c.State.ExitCode}`}`,
+          await errorLines(engine, container, config, undefined),
+        );
+      }
+      const p = await probe(config.mattermost.url);
+      last = p.pingOk ? `reports version ${p.version ?? 'unknown'}` : (p.error ?? 'ping failed');
+      return p.pingOk && p.version === version ? true : undefined;
+    });
+  } catch (err) {
+    if (err instanceof TimeoutError) {
+      throw new ServiceFailedError(`${err.message} (last: ${last})`, await errorLines(engine, container, config, undefined));
+    }
+    throw err;
+  }
+  return clock.now() - start;
+}
+
+export interface LogFinding {
+  container: string;
+  line: string;
+  fatal: boolean;
+}
+
+/** Log lines of `container` (since `since`) that match LOG_ERROR_PATTERNS, newest last. */
+export async function scanLogs(engine: DockerEngine, container: string, config: Config, since: Date | undefined): Promise<LogFinding[]> {
+  let lines: LogLine[];
+  try {
+    lines = await engine.logs(container, since ? { since } : {});
+  } catch {
+    return [];
+  }
+  const out: LogFinding[] = [];
+  for (const l of lines) {
+    const fatal = config.upgrade.fatalLogPatterns.some((re) => re.test(l.text));
+    if (fatal || config.upgrade.logErrorPatterns.some((re) => re.test(l.text))) out.push({ container, line: l.text, fatal });
+  }
+  return out;
+}
+
+async function errorLines(engine: DockerEngine, container: string, config: Config, since: Date | undefined, max = 8): Promise<string[]> {
+  const found = await scanLogs(engine, container, config, since);
+  if (found.length > 0) return found.slice(-max).map((f) => f.line);
+  const tail = await engine.logs(container, { tail: max }).catch(() => []);
+  return tail.map((l) => l.text);
+}

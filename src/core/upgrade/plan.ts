@@ -1,0 +1,272 @@
+/**
+ * The upgrade job (and the rollback job, which is the same procedure towards the version
+ * before the last upgrade): validate → precheck → backup → pull → compose → switch →
+ * verify → cleanup. Steps change nothing until `compose`; each change registers its undo.
+ */
+import { takeBackup } from '../../backup/dump.js';
+import { formatDuration } from '../../config/parse.js';
+import { readServiceImage, restoreFileChange, setServiceTag } from '../../docker/compose/index.js';
+import { isStrictVersion, compareVersions } from '../version.js';
+import type { JobDefinition, Step, UndoHandler } from '../plan/step.js';
+import type { Assessor } from '../plan/runner.js';
+import type { EngineDeps } from './deps.js';
+import { scanLogs, ServiceFailedError } from './health.js';
+import { manualPutBack, putBackPrevious, switchImages, type PreviousDeployment } from './switch.js';
+import type { UpgradeState } from './state.js';
+import { planMove, PolicyError, precheck } from './validate.js';
+
+export interface UpgradeRequest {
+  target: string;
+  force: boolean;
+  owner: string;
+}
+
+type S = UpgradeState;
+
+export function upgradeSteps(deps: EngineDeps): Step<S>[] {
+  const { config, engine, clock } = deps;
+  const db = (state: S) => ({ container: state.db.container, user: config.db.user, name: config.db.name });
+  return [
+    {
+      id: 'validate',
+      title: 'Check the request',
+      run: async ({ state }) => {
+        Object.assign(state, { ...(await planMove(deps, { kind: state.kind, target: state.target, force: state.force, ...(state.restoreDump ? { restoreDump: state.restoreDump } : {}) })), restoreDump: state.restoreDump });
+        const moving = [state.app, state.db].filter((m) => m.moves).map((m) => m.service);
+        return `${state.from} → ${state.target}; moving: ${moving.join(', ')}${state.db.moves ? '' : ` (${state.db.service} ${state.db.fromTag} is versioned on its own and keeps running)`}`;
+      },
+    },
+    {
+      id: 'precheck',
+      title: 'Check the deployment',
+      run: async ({ state }) => precheck(deps, state),
+    },
+    {
+      id: 'backup',
+      title: 'Back up the database',
+      run: async (ctx) => {
+        const started = clock.now();
+        const result = await takeBackup(engine, db(ctx.state), {
+          dir: config.backup.dir,
+          version: ctx.state.from,
+          keep: config.backup.keep,
+          onProgress: (bytes) => ctx.progress('dumping', { current: bytes, unit: 'bytes' }),
+        });
+        ctx.state.backup = result;
+        return `${result.path} (${(result.sizeBytes / 1e6).toFixed(1)} MB, ${result.entries} entries, verified, ${formatDuration(clock.now() - started)}); a restore from it would lose what is written after ${result.finishedAt}`;
+      },
+    },
+    {
+      id: 'pull',
+      title: 'Pull the new images (no downtime yet)',
+      run: async (ctx) => {
+        const { state } = ctx;
+        for (const m of [state.app, state.db].filter((x) => x.moves)) {
+          const layers = new Map<string, { current: number; total: number }>();
+          await engine.pull(m.toRef, (p) => {
+            if (p.layer && p.total) layers.set(p.layer, { current: p.current ?? 0, total: p.total });
+            const sum = [...layers.values()].reduce((a, l) => ({ current: a.current + l.current, total: a.total + l.total }), { current: 0, total: 0 });
+            ctx.progress(`pulling ${m.toRef}`, { current: sum.current, total: sum.total, unit: 'bytes' });
+          });
+          const image = await engine.inspectImage(m.toRef);
+          if (!image) throw new Error(`${m.toRef} is not there after the pull`);
+          m.toImageId = image.Id;
+          ctx.progress(`pulled ${m.toRef}`);
+        }
+        state.app.recreate = true;
+        state.db.recreate = state.db.moves && state.db.toImageId !== state.db.fromImageId;
+        if (state.db.recreate) await checkPostgresMajor(deps, state);
+        return state.db.moves && !state.db.recreate ? `${state.db.toRef} is the same image as ${state.db.fromRef}: the database keeps running` : undefined;
+      },
+    },
+    {
+      id: 'compose',
+      title: 'Pin the new tags in the compose file',
+      run: async (ctx) => {
+        const { state } = ctx;
+        const changed: string[] = [];
+        for (const m of [state.app, state.db].filter((x) => x.moves)) {
+          const change = await setServiceTag(state.files, m.service, m.toTag);
+          if (change.before.equals(change.after)) continue;
+          await ctx.registerUndo('restore-compose', { file: change.file, before: change.before.toString('base64') });
+          changed.push(`${m.service} → ${m.toTag} in ${change.file}`);
+        }
+        return changed.join('; ');
+      },
+    },
+    {
+      id: 'switch',
+      title: 'Switch to the new images (downtime)',
+      run: async (ctx) =>
+        switchImages(deps, ctx.state, (m) => ctx.progress(m), async (previous) => {
+          await ctx.registerUndo('restore-previous', previous);
+        }),
+    },
+    {
+      id: 'verify',
+      title: `Watch the new version`,
+      run: async (ctx) => verify(deps, ctx.state, (m) => ctx.warn(m)),
+    },
+    {
+      id: 'cleanup',
+      title: 'Remove old images',
+      skip: (state) => (state.kind === 'rollback' ? 'a rollback keeps every image' : undefined),
+      run: async (ctx) => {
+        ctx.state.removedImages = await removeOldImages(deps, ctx.state, (m) => ctx.warn(m));
+        return ctx.state.removedImages.length > 0 ? `removed ${ctx.state.removedImages.join(', ')}` : 'nothing to remove';
+      },
+    },
+  ];
+}
+
+export function upgradeJob(deps: EngineDeps, state: S, owner: string): JobDefinition<S> {
+  const verb = state.kind === 'rollback' ? 'rollback' : 'upgrade';
+  return {
+    kind: state.kind,
+    owner,
+    title: `${verb} ${state.from} → ${state.target}`,
+    plan: describePlan(deps, state),
+    steps: upgradeSteps(deps),
+    state,
+    succeeded: (s) => ({ summary: `${s.target} is serving`, details: details(s) }),
+    failed: (s) => details(s),
+  };
+}
+
+export function describePlan(deps: EngineDeps, s: S): string[] {
+  const { config } = deps;
+  const lines = [
+    `${s.kind === 'rollback' ? 'Roll back' : 'Upgrade'} ${s.project}: ${s.from} → ${s.target}`,
+    `back up database ${config.db.name} to ${config.backup.dir} and verify the dump`,
+    `pull ${[s.app, s.db].filter((m) => m.moves).map((m) => m.toRef).join(' and ')} before any downtime`,
+    `pin ${[s.app, s.db].filter((m) => m.moves).map((m) => `${m.service} ${m.fromTag} → ${m.toTag}`).join(', ')} in ${s.app.moves ? 'the compose files' : ''}`.trim(),
+    `stop ${s.app.container} (${config.app.stopTimeoutS} s grace)${s.db.moves ? `, then ${s.db.container} (${config.db.stopTimeoutS} s grace) if its image changes` : `; ${s.db.container} keeps running`}`,
+    ...(s.restoreDump ? [`restore ${s.restoreDump} into ${config.db.name} (the current database is kept aside)`] : []),
+    `start them again and wait for ${s.target} (up to ${Math.round(config.upgrade.healthTimeoutMs / 1000)} s), watch it for ${formatDuration(config.upgrade.verifyWindowMs)}`,
+    `on failure: put ${s.from} back, restoring the dump if ${s.from} will not start on the database`,
+  ];
+  if (s.kind === 'upgrade') lines.push(`changelog: ${s.changelog}`);
+  return lines;
+}
+
+function details(s: S): Record<string, unknown> {
+  const downtimeMs = s.appStoppedAt && s.healthyAt ? Date.parse(s.healthyAt) - Date.parse(s.appStoppedAt) : undefined;
+  return {
+    from: s.from,
+    to: s.target,
+    ...(s.backup ? { backup: s.backup.path, restoreLoses: `writes made after ${s.backup.finishedAt}` } : {}),
+    ...(downtimeMs !== undefined ? { downtimeMs } : {}),
+    ...(s.kind === 'upgrade' ? { changelog: s.changelog } : {}),
+    ...(s.logLines.length > 0 ? { logLines: s.logLines } : {}),
+    ...(s.removedImages.length > 0 ? { removedImages: s.removedImages } : {}),
+    dbRecreated: s.db.recreate,
+  };
+}
+
+/** A PostgreSQL major change cannot run on the existing data directory (it needs pg_upgrade). */
+async function checkPostgresMajor(deps: EngineDeps, state: S): Promise<void> {
+  const image = await deps.engine.inspectImage(state.db.toRef);
+  const env = Object.fromEntries((image?.Config.Env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+  const labels = image?.Config.Labels ?? {};
+  const newMajor = env.PG_MAJOR ?? Object.entries(labels).find(([k]) => /postgres.*major|pg[._-]?major/i.test(k))?.[1] ?? env.PG_VERSION?.split('.')[0];
+  const r = await deps.engine.exec(state.db.container, ['sh', '-c', 'cat "${PGDATA:-/var/lib/postgresql/data}/PG_VERSION"'], { timeoutMs: 10_000 });
+  const dataMajor = r.exitCode === 0 ? r.stdout.trim() : undefined;
+  if (newMajor && dataMajor && newMajor !== dataMajor && !state.force) {
+    throw new PolicyError(
+      `${state.db.toRef} runs PostgreSQL ${newMajor} but the data directory is PostgreSQL ${dataMajor}: it would not start on it`,
+      'A PostgreSQL major upgrade needs pg_upgrade or a dump and restore into a fresh volume; add --force only if the image handles it itself.',
+    );
+  }
+}
+
+async function verify(deps: EngineDeps, state: S, warn: (m: string) => void): Promise<string> {
+  const { engine, config, clock, probe } = deps;
+  const until = clock.now() + config.upgrade.verifyWindowMs;
+  const first = await engine.inspectContainer(state.app.container);
+  const restarts = first?.RestartCount ?? 0;
+  let failedPings = 0;
+  let pings = 0;
+  while (clock.now() < until) {
+    const c = await engine.inspectContainer(state.app.container);
+    if (!c || !c.State.Running || c.RestartCount > restarts) {
+      const lines = (await scanLogs(engine, state.app.container, config, undefined)).map((f) => f.line).slice(-8);
+      state.logLines.push(...lines);
+      throw new ServiceFailedError(`Mattermost ${state.target} ${c ? `stopped (exit code ${c.State.ExitCode}, ${c.RestartCount - restarts} restarts)` : 'disappeared'} while being watched`, lines);
+    }
+    const p = await probe(config.mattermost.url);
+    pings++;
+    failedPings = p.pingOk ? 0 : failedPings + 1;
+    if (failedPings >= 3) throw new ServiceFailedError(`Mattermost ${state.target} failed 3 pings in a row while being watched: ${p.error ?? 'ping failed'}`, []);
+    await clock.sleep(Math.min(1_000, Math.max(0, until - clock.now())));
+  }
+  const since = state.appStoppedAt ? new Date(state.appStoppedAt) : undefined;
+  const findings = [
+    ...(await scanLogs(engine, state.app.container, config, undefined)),
+    ...(await scanLogs(engine, state.db.container, config, since)),
+  ];
+  state.logLines.push(...findings.map((f) => `${f.container}: ${f.line}`));
+  const fatal = findings.filter((f) => f.fatal);
+  if (fatal.length > 0) throw new ServiceFailedError(`fatal lines in the logs (LOG_ERROR_PATTERNS fatal:)`, fatal.map((f) => `${f.container}: ${f.line}`));
+  for (const f of findings.slice(-10)) warn(`error line in ${f.container}'s log: ${f.line}`);
+  return `${state.target} stayed up for ${formatDuration(config.upgrade.verifyWindowMs)} (${pings} pings)${findings.length > 0 ? `, ${findings.length} error lines in the logs` : ', no error lines in the logs'}`;
+}
+
+/** Images older than the previous version go; the previous stays so a rollback needs no pull. */
+async function removeOldImages(deps: EngineDeps, state: S, warn: (m: string) => void): Promise<string[]> {
+  const { engine } = deps;
+  const inUse = new Set((await engine.findContainers({})).map((c) => c.imageId));
+  const removed: string[] = [];
+  for (const m of [state.app, state.db].filter((x) => x.moves)) {
+    for (const image of await engine.listImages(m.repository)) {
+      if (inUse.has(image.id)) continue;
+      const tags = image.tags.filter((t) => t.startsWith(`${m.repository}:`)).map((t) => t.slice(m.repository.length + 1));
+      if (tags.length === 0 || tags.includes(m.fromTag) || tags.includes(m.toTag)) continue;
+      if (!tags.every((t) => isStrictVersion(t) && compareVersions(t, m.fromTag) < 0)) continue;
+      for (const t of tags) {
+        try {
+          await engine.removeImage(`${m.repository}:${t}`);
+          removed.push(`${m.repository}:${t}`);
+        } catch (err) {
+          warn(`could not remove ${m.repository}:${t}: ${(err as Error).message}`);
+        }
+      }
+    }
+  }
+  return removed;
+}
+
+export function upgradeUndoHandlers(deps: EngineDeps): Record<string, UndoHandler> {
+  return {
+    'restore-compose': {
+      describe: (data) => `put back ${(data as { file: string }).file}`,
+      run: async (data) => {
+        const { file, before } = data as { file: string; before: string };
+        await restoreFileChange({ file, before: Buffer.from(before, 'base64'), after: Buffer.alloc(0) });
+      },
+      manual: (data) => {
+        const { file } = data as { file: string };
+        return [`cp '${file}.bak' '${file}'   # check it pins the previous tags (the journal in STATE_DIR/jobs holds the exact original)`];
+      },
+    },
+    'restore-previous': {
+      describe: (data) => `put ${(data as PreviousDeployment).app.version} back`,
+      run: async (data, ctx) => putBackPrevious(deps, data as PreviousDeployment, (stage, message, ok) => ctx.stage(stage, message, ok)),
+      manual: (data) => manualPutBack(data as PreviousDeployment, deps.config.db.user, deps.config.db.name),
+    },
+  };
+}
+
+/** After a crash: the upgrade is complete when the target runs, healthy, as the compose file says. */
+export function upgradeAssessor(deps: EngineDeps): Assessor {
+  return async (raw) => {
+    const state = raw as S;
+    if (!state?.app?.container || !state.target) return { complete: false, summary: 'the job had not started switching' };
+    const app = await deps.engine.inspectContainer(state.app.container);
+    if (!app?.State.Running || app.Config.Image !== state.app.toRef) return { complete: false, summary: `${state.target} is not running` };
+    const p = await deps.probe(deps.config.mattermost.url);
+    if (!p.pingOk || p.version !== state.target) return { complete: false, summary: `${state.target} is not healthy (${p.error ?? `reports ${p.version}`})` };
+    const pinned = await readServiceImage(state.files, state.app.service).catch(() => undefined);
+    if (pinned?.ref.tag !== state.app.toTag) return { complete: false, summary: `the compose file does not pin ${state.target}` };
+    return { complete: true, summary: `${state.target} is running, healthy, and pinned in the compose file`, details: details(state) };
+  };
+}

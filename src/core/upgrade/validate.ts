@@ -1,0 +1,156 @@
+/**
+ * Before anything changes: what the upgrade would do, and whether it may. Everything here
+ * only reads; a refusal says why and what to type instead.
+ */
+import { mkdir, statfs } from 'node:fs/promises';
+import { databaseSize } from '../../backup/dump.js';
+import type { TimeWindow } from '../../config/parse.js';
+import { formatImageRef, parseImageRef } from '../../docker/compose/index.js';
+import { resolveDeployment, runsPinnedImage, type ServiceTarget } from '../../docker/deployment.js';
+import { BadInputError, ErrorCode, UpgradeBotError } from '../errors.js';
+import { compareVersions, isStrictVersion, parseVersion } from '../version.js';
+import type { EngineDeps } from './deps.js';
+import { changelogUrl, type ServiceMove, type UpgradeState } from './state.js';
+
+export class PolicyError extends UpgradeBotError {
+  constructor(message: string, hint?: string) {
+    super(ErrorCode.PolicyRefused, message, hint === undefined ? {} : { hint });
+  }
+}
+
+export interface PlanInput {
+  kind: 'upgrade' | 'rollback';
+  target: string;
+  force: boolean;
+  restoreDump?: string;
+}
+
+/** Resolves the deployment and works out which images move where. */
+export async function planMove(deps: EngineDeps, input: PlanInput): Promise<UpgradeState> {
+  const target = parseVersion(input.target).text;
+  const { config, engine } = deps;
+  const d = await resolveDeployment(config, engine);
+  for (const t of [d.app, d.db]) {
+    if (!t.container) {
+      throw new BadInputError(`no container runs service "${t.service}" (${t.containerName ?? `compose project ${d.project}`})`, 'Start the deployment first (docker-compose up -d), or set APP_CONTAINER / DB_CONTAINER.');
+    }
+    if (t.compose.tagProblem) throw new BadInputError(t.compose.tagProblem);
+  }
+  const from = currentTag(d.app);
+  if (!isStrictVersion(from)) {
+    throw new BadInputError(`the app container runs tag "${from}", not a release version X.Y.Z: cannot tell which version is running`, 'Pin the app image to its exact version in the compose file first.');
+  }
+  // The db tag as pinned: after a release whose db image did not change, the container still
+  // runs the older tag of the same image while the compose file pins the release's.
+  const dbTag = d.db.compose.ref.tag ?? currentTag(d.db);
+  const dbFollows = config.db.followsApp === 'auto' ? dbTag === from : config.db.followsApp === 'true';
+
+  if (input.kind === 'upgrade') {
+    const order = compareVersions(target, from);
+    if (order === 0) throw new BadInputError(`${target} is already running`, 'Nothing to do; `mm-upgrade status` shows the deployment.');
+    if (order < 0) throw new BadInputError(`${target} is older than the running ${from}: an upgrade only goes forward`, 'To go back to the version before the last upgrade, use `mm-upgrade rollback`.');
+    if (parseVersion(target).major > parseVersion(from).major && !input.force) {
+      throw new PolicyError(
+        `${from} → ${target} is a major-version jump: Mattermost only guarantees migrations from the last ESR of a major line`,
+        `Upgrade to the last ESR of ${parseVersion(from).major}.x first (see the upgrade notes), or add --force if you have checked the path.`,
+      );
+    }
+  }
+
+  const move = (t: ServiceTarget, moves: boolean): ServiceMove => {
+    const fromTag = t.compose.ref.tag ?? currentTag(t);
+    const toTag = moves ? target : fromTag;
+    return {
+      role: t.role,
+      service: t.service,
+      container: t.container!.Name.replace(/^\//, ''),
+      repository: t.repository,
+      fromTag,
+      toTag,
+      fromRef: t.container!.Config.Image,
+      toRef: formatImageRef({ name: t.repository, tag: toTag }),
+      fromImageId: t.container!.Image,
+      toImageId: moves ? undefined : t.container!.Image,
+      moves,
+      recreate: false,
+      spec: undefined,
+    };
+  };
+  const app = move(d.app, true);
+  const db = move(d.db, dbFollows);
+
+  for (const m of [app, db].filter((x) => x.moves)) {
+    const manifest = await engine.registryManifest(m.toRef);
+    if (!manifest) {
+      throw new UpgradeBotError(ErrorCode.NotFound, `${m.toRef} does not exist in its registry`, {
+        hint: `Check the version number${m.role === 'db' ? ', and that the db image was published for this release' : ''}; nothing was changed.`,
+      });
+    }
+  }
+  return {
+    kind: input.kind,
+    from,
+    target,
+    force: input.force,
+    restoreDump: input.restoreDump,
+    files: d.files,
+    project: d.project,
+    app,
+    db,
+    backup: undefined,
+    appStoppedAt: undefined,
+    healthyAt: undefined,
+    logLines: [],
+    changelog: changelogUrl(config.upgrade.changelogUrl, target),
+    removedImages: [],
+  };
+}
+
+function currentTag(t: ServiceTarget): string {
+  return parseImageRef(t.container!.Config.Image).tag ?? 'latest';
+}
+
+/** Whether `at` falls in the window, in the configured time zone. */
+export function inWindow(window: TimeWindow, at: Date, timeZone: string): boolean {
+  const parts = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(at);
+  const minutes = Number(parts.find((p) => p.type === 'hour')?.value) * 60 + Number(parts.find((p) => p.type === 'minute')?.value);
+  return window.start < window.end ? minutes >= window.start && minutes < window.end : minutes >= window.start || minutes < window.end;
+}
+
+/** Maintenance window, current health, compose/containers agreement, room for a dump. */
+export async function precheck(deps: EngineDeps, state: UpgradeState): Promise<string> {
+  const { config, engine, probe, clock } = deps;
+  const window = config.upgrade.maintenanceWindow;
+  if (!state.force && !inWindow(window, new Date(clock.now()), config.upgrade.timeZone)) {
+    throw new PolicyError(`it is outside the maintenance window ${window.text} (${config.upgrade.timeZone})`, 'Schedule it inside the window, or add --force.');
+  }
+  const server = await probe(config.mattermost.url);
+  if (!server.pingOk) {
+    throw new PolicyError(`the running Mattermost is not healthy (${server.error ?? 'ping failed'}): an upgrade needs a healthy starting point to roll back to`, 'Fix the current deployment first; `mm-upgrade status` shows what is wrong.');
+  }
+  if (server.version !== state.from) {
+    throw new PolicyError(`the server reports version ${server.version ?? 'unknown'} but its container runs ${state.from}`, 'Check that MM_URL points at this deployment.');
+  }
+  const ready = await engine.exec(state.db.container, ['pg_isready', '-U', config.db.user, '-d', config.db.name, '-t', '3'], { timeoutMs: 10_000 }).catch(() => undefined);
+  if (ready?.exitCode !== 0) throw new PolicyError(`PostgreSQL in ${state.db.container} does not accept connections`, 'Fix the database first; nothing was changed.');
+  const d = await resolveDeployment(config, engine);
+  for (const t of [d.app, d.db]) {
+    if (!(await runsPinnedImage(engine, t))) {
+      throw new PolicyError(
+        `${t.service}: the compose file pins ${t.compose.resolved} but the container runs ${t.container!.Config.Image}`,
+        'Bring them into agreement first (docker-compose up -d, or fix the file), so a rollback has a true previous state.',
+      );
+    }
+  }
+  const size = await databaseSize(engine, { container: state.db.container, user: config.db.user, name: config.db.name });
+  await mkdir(config.backup.dir, { recursive: true, mode: 0o700 });
+  const fs = await statfs(config.backup.dir);
+  const free = fs.bavail * fs.bsize;
+  if (free < size) {
+    throw new PolicyError(
+      `not enough free space in ${config.backup.dir} for a dump: ${Math.round(free / 1e6)} MB free, the database is ${Math.round(size / 1e6)} MB`,
+      'Free some space or point BACKUP_DIR elsewhere.',
+    );
+  }
+  return `healthy ${state.from}, ${Math.round(size / 1e6)} MB database, ${Math.round(free / 1e9)} GB free`;
+}

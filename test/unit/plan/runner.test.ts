@@ -1,0 +1,203 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { JobRunner, LockHeldError } from '../../../src/core/plan/runner.js';
+import type { JobDefinition, Step, UndoHandler } from '../../../src/core/plan/step.js';
+import type { EngineEvent } from '../../../src/core/events.js';
+import { BadInputError, ErrorCode } from '../../../src/core/errors.js';
+import { acquireJobLock, readJobLock } from '../../../src/state/job-lock.js';
+import { readJournal } from '../../../src/state/journal.js';
+
+interface S {
+  log: string[];
+}
+
+function harness(handlers: Record<string, UndoHandler> = {}) {
+  const stateDir = mkdtempSync(join(tmpdir(), 'runner-'));
+  const events: EngineEvent[] = [];
+  const undone: string[] = [];
+  const undoHandlers: Record<string, UndoHandler> = {
+    note: {
+      describe: (d) => `undo ${String(d)}`,
+      run: async (d) => void undone.push(String(d)),
+      manual: (d) => [`echo undo ${String(d)}`],
+    },
+    broken: {
+      describe: () => 'put the database back',
+      run: async () => {
+        throw new Error('disk full');
+      },
+      manual: () => ['docker start pica-db'],
+    },
+    ...handlers,
+  };
+  const runner = new JobRunner({ stateDir, undoHandlers, emit: (e) => events.push(e) });
+  return { stateDir, events, undone, runner };
+}
+
+const step = (id: string, run: Step<S>['run']): Step<S> => ({ id, title: `step ${id}`, run });
+
+function job(steps: Step<S>[]): JobDefinition<S> {
+  return {
+    kind: 'upgrade',
+    owner: 'cli:test',
+    title: 'upgrade 1.0.0 → 1.1.0',
+    plan: ['do things'],
+    steps,
+    state: { log: [] },
+    succeeded: (s) => ({ summary: 'done', details: { log: s.log } }),
+  };
+}
+
+describe('JobRunner', () => {
+  it('runs the steps in order, journals each before and after, and releases the lock', async () => {
+    const h = harness();
+    const result = await h.runner.run(job([step('a', async (c) => void c.state.log.push('a')), step('b', async (c) => void c.state.log.push('b'))]));
+    assert.equal(result.outcome, 'succeeded');
+    assert.deepEqual(result.details, { log: ['a', 'b'] });
+    assert.equal(await readJobLock(h.stateDir), undefined, 'lock released');
+    const journal = await readJournal(join(h.stateDir, 'jobs', readdirSync(join(h.stateDir, 'jobs'))[0]!));
+    assert.deepEqual(journal.map((e) => e.type + ('step' in e ? `:${e.step}` : '')), ['job-started', 'step-started:a', 'step-done:a', 'step-started:b', 'step-done:b', 'job-finished']);
+    assert.deepEqual(h.events.map((e) => e.type), ['job-started', 'step-started', 'step-done', 'step-started', 'step-done', 'job-finished']);
+  });
+
+  it('undoes registered changes in reverse order, only for steps whose change was made', async () => {
+    const h = harness();
+    const result = await h.runner.run(
+      job([
+        step('a', async (c) => c.registerUndo('note', 'a')),
+        step('b', async (c) => c.registerUndo('note', 'b')),
+        step('c', async () => {
+          throw new Error('boom');
+        }),
+        step('d', async (c) => c.registerUndo('note', 'd')),
+      ]),
+    );
+    assert.equal(result.outcome, 'rolled-back');
+    assert.deepEqual(h.undone, ['b', 'a']);
+    assert.match(result.reason ?? '', /step c failed: boom/);
+    assert.ok(h.events.some((e) => e.type === 'rollback-started'));
+  });
+
+  it('never swallows a failed undo: human needed, with the manual commands of what is left', async () => {
+    const h = harness();
+    const result = await h.runner.run(
+      job([
+        step('a', async (c) => c.registerUndo('note', 'a')),
+        step('b', async (c) => c.registerUndo('broken', null)),
+        step('c', async () => {
+          throw new Error('boom');
+        }),
+      ]),
+    );
+    assert.equal(result.outcome, 'human-needed');
+    assert.deepEqual(h.undone, [], 'stops at the failed undo');
+    assert.deepEqual(result.manualSteps, ['docker start pica-db', 'echo undo a']);
+    assert.match(result.reason ?? '', /put the database back failed: disk full/);
+  });
+
+  it('a refusal before any change is `refused`', async () => {
+    const h = harness();
+    const result = await h.runner.run(
+      job([
+        step('validate', async () => {
+          throw new BadInputError('"latest" is not a release version', 'type 10.11.4');
+        }),
+      ]),
+    );
+    assert.equal(result.outcome, 'refused');
+    assert.equal(result.hint, 'type 10.11.4');
+  });
+
+  it('refuses a second job while one runs, naming it (exit 4)', async () => {
+    const h = harness();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let started!: () => void;
+    const running = new Promise<void>((r) => (started = r));
+    const first = h.runner.run(job([step('switch', async () => {
+      started();
+      await gate;
+    })]));
+    await running;
+    await assert.rejects(h.runner.run(job([step('x', async () => undefined)])), (err: unknown) => {
+      assert.ok(err instanceof LockHeldError);
+      assert.equal(err.code, ErrorCode.LockHeld);
+      assert.equal(err.exitCode, 4);
+      assert.match(err.message, /upgrade 1\.0\.0 → 1\.1\.0 \(by cli:test, step switch, pid \d+/);
+      return true;
+    });
+    release();
+    assert.equal((await first).outcome, 'succeeded');
+  });
+
+  it('does not obey a lock whose process is dead, and recovers its job first', async () => {
+    const h = harness();
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+    const jobId = '20261125T000000Z-upgrade-dead01';
+    mkdirSync(join(h.stateDir, 'jobs'), { recursive: true });
+    writeFileSync(join(h.stateDir, 'job.lock'), JSON.stringify({ jobId, kind: 'upgrade', owner: 'cli:bob', title: 'upgrade 1.0.0 → 1.1.0', step: 'switch', pid: Number(dead), hostname: '', startedAt: '2026-11-25T00:00:00Z' }));
+    const t = '2026-11-25T00:00:00.000Z';
+    const lines = [
+      { t, type: 'job-started', job: { id: jobId, kind: 'upgrade', owner: 'cli:bob', startedAt: t, title: 'upgrade 1.0.0 → 1.1.0' }, steps: [], params: {} },
+      { t, type: 'step-started', step: 'compose' },
+      { t, type: 'undo-registered', undo: { id: 'compose#1', kind: 'note', step: 'compose', data: 'compose' } },
+      { t, type: 'step-done', step: 'compose', state: {} },
+      { t, type: 'step-started', step: 'switch' },
+      { t, type: 'undo-registered', undo: { id: 'switch#2', kind: 'note', step: 'switch', data: 'switch' } },
+      { t, type: 'undo-started', undo: 'switch#2' },
+      { t, type: 'undo-done', undo: 'switch#2' },
+      '{"t":"2026-11-25T00:00:01.000Z","type":"undo-sta',
+    ];
+    writeFileSync(join(h.stateDir, 'jobs', `${jobId}.jsonl`), lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n'));
+    assert.equal((await readJobLock(h.stateDir))?.alive, false);
+    const result = await h.runner.run(job([step('a', async () => undefined)]));
+    assert.equal(result.outcome, 'succeeded');
+    assert.deepEqual(h.undone, ['compose'], 'only the undo that had not run yet');
+    const recovered = h.events.find((e) => e.type === 'job-finished' && e.result.job.id === jobId);
+    assert.ok(recovered && recovered.type === 'job-finished');
+    assert.equal(recovered.result.outcome, 'rolled-back');
+    assert.match(recovered.result.summary, /interrupted at step switch; recovered by rolling back/);
+    assert.match(readFileSync(join(h.stateDir, 'jobs', `${jobId}.jsonl`), 'utf8'), /"job-finished"/);
+  });
+
+  it('completes an interrupted job whose goal is already reached', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'runner-'));
+    const events: EngineEvent[] = [];
+    const undone: string[] = [];
+    const runner = new JobRunner({
+      stateDir,
+      emit: (e) => events.push(e),
+      undoHandlers: { note: { describe: () => 'x', run: async (d) => void undone.push(String(d)), manual: () => [] } },
+      assessors: { upgrade: async (state) => ({ complete: (state as { target?: string }).target === '1.1.0', summary: '1.1.0 is serving and healthy' }) },
+    });
+    const jobId = '20261125T000000Z-upgrade-done01';
+    mkdirSync(join(stateDir, 'jobs'), { recursive: true });
+    const t = '2026-11-25T00:00:00.000Z';
+    writeFileSync(
+      join(stateDir, 'jobs', `${jobId}.jsonl`),
+      [
+        { t, type: 'job-started', job: { id: jobId, kind: 'upgrade', owner: 'cli:bob', startedAt: t, title: 'upgrade' }, steps: [], params: { target: '1.1.0' } },
+        { t, type: 'undo-registered', undo: { id: 'switch#1', kind: 'note', step: 'switch', data: 'switch' } },
+      ].map((l) => JSON.stringify(l)).join('\n') + '\n',
+    );
+    const [result] = await runner.recoverInterrupted();
+    assert.equal(result?.outcome, 'succeeded');
+    assert.match(result?.summary ?? '', /recovered: 1\.1\.0 is serving and healthy/);
+    assert.deepEqual(undone, []);
+    assert.deepEqual(await runner.recoverInterrupted(), [], 'finished jobs are not recovered twice');
+  });
+
+  it('takes the lock exclusively', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'lock-'));
+    const a = await acquireJobLock(stateDir, { jobId: 'a', kind: 'backup', owner: 'x', title: 'backup', startedAt: '' });
+    const b = await acquireJobLock(stateDir, { jobId: 'b', kind: 'backup', owner: 'y', title: 'backup', startedAt: '' });
+    assert.equal(a.acquired, true);
+    assert.equal(b.acquired, false);
+    assert.equal(!b.acquired && b.holder.jobId, 'a');
+    assert.equal(!b.acquired && b.holder.alive, true);
+  });
+});
