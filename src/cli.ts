@@ -77,9 +77,9 @@ function owner(env: Record<string, string | undefined>): string {
 }
 
 /** Context, engine and a renderer on stderr; interrupted jobs are recovered before anything else. */
-async function start(io: Io, json: boolean): Promise<{ ctx: AppContext; engine: Engine; recovered: JobResult[]; close(): void }> {
+async function start(io: Io, json: boolean, showPlan = true): Promise<{ ctx: AppContext; engine: Engine; recovered: JobResult[]; close(): void }> {
   const ctx = buildContext('cli', { env: io.env, style: json ? 'json' : 'text' });
-  const reporter = createCliReporter({ stream: io.stderr, env: io.env });
+  const reporter = createCliReporter({ stream: io.stderr, env: io.env, showPlan });
   const engine = buildEngine(ctx, reporter.sink);
   const recovered = await engine.runner.recoverInterrupted();
   for (const r of recovered) io.stderr.write(`Recovered an interrupted job: ${r.job.title} (by ${r.job.owner}): ${r.outcome.toUpperCase()}: ${r.summary}\n`);
@@ -103,7 +103,7 @@ async function askOrRefuse(io: Io, yes: boolean, plan: string[], question: strin
 
 async function runJob<S>(io: Io, engine: Engine, job: JobDefinition<S>, json: boolean): Promise<number> {
   const result = await engine.runner.run(job);
-  io.stdout(json ? renderResultJson(result) + '\n' : renderResult(result));
+  io.stdout(json ? renderResultJson(result) : renderResult(result));
   return exitCodeOf(result.outcome);
 }
 
@@ -125,7 +125,7 @@ const commands: Record<string, Handler> = {
     const { values, positionals } = parse(args, { yes: { type: 'boolean', short: 'y' }, 'dry-run': { type: 'boolean' }, force: { type: 'boolean' }, json: { type: 'boolean' } }, 1);
     if (positionals[0] === undefined) throw new BadInputError('which version? expected `mm-upgrade upgrade X.Y.Z`, for example `mm-upgrade upgrade 10.11.4`');
     const json = Boolean(values.json);
-    const s = await start(io, json);
+    const s = await start(io, json, Boolean(values.yes));
     try {
       await refuseIfLocked(s.ctx);
       const state = await planMove(s.engine.deps, { kind: 'upgrade', target: positionals[0], force: Boolean(values.force) });
@@ -144,7 +144,7 @@ const commands: Record<string, Handler> = {
   rollback: async (args, io) => {
     const { values } = parse(args, { yes: { type: 'boolean', short: 'y' }, 'with-db': { type: 'boolean' }, json: { type: 'boolean' } });
     const json = Boolean(values.json);
-    const s = await start(io, json);
+    const s = await start(io, json, Boolean(values.yes));
     try {
       await refuseIfLocked(s.ctx);
       const last = (await readHistory(s.ctx.config.bot.stateDir)).filter((h) => h.kind === 'upgrade' && h.outcome === 'succeeded' && h.from && h.to).at(-1);
@@ -178,7 +178,7 @@ const commands: Record<string, Handler> = {
   restore: async (args, io) => {
     const { values, positionals } = parse(args, { yes: { type: 'boolean', short: 'y' }, json: { type: 'boolean' } }, 1);
     if (positionals[0] === undefined) throw new BadInputError('which dump? expected `mm-upgrade restore <file.dump> --yes`');
-    const s = await start(io, Boolean(values.json));
+    const s = await start(io, Boolean(values.json), Boolean(values.yes));
     try {
       await refuseIfLocked(s.ctx);
       const job = restoreJob(s.engine.deps, owner(io.env), positionals[0]);
@@ -191,7 +191,7 @@ const commands: Record<string, Handler> = {
 
   reindex: async (args, io) => {
     const { values } = parse(args, { yes: { type: 'boolean', short: 'y' }, json: { type: 'boolean' } });
-    const s = await start(io, Boolean(values.json));
+    const s = await start(io, Boolean(values.json), Boolean(values.yes));
     try {
       await refuseIfLocked(s.ctx);
       const job = reindexJob(s.engine.deps, owner(io.env));

@@ -44,7 +44,7 @@ export function buildEngine(ctx: AppContext, emit: EventSink): Engine {
     assessors: { upgrade: upgradeAssessor(deps), rollback: upgradeAssessor(deps) },
     emit: (event) => {
       emit(event);
-      if (event.type === 'job-finished') ctx.logger.info('job finished', { job: event.result.job.id, outcome: event.result.outcome, summary: event.result.summary });
+      if (event.type === 'job-finished') ctx.logger.debug('job finished', { job: event.result.job.id, outcome: event.result.outcome, summary: event.result.summary });
     },
     record: (result) => recordHistory(ctx.config.bot.stateDir, result),
   });

@@ -16,6 +16,8 @@ export interface CliReporterOptions {
   now?: () => number;
   /** Read for `NO_COLOR` and `TERM=dumb`. */
   env?: NodeJS.ProcessEnv;
+  /** `false` when the plan was already shown (before asking to confirm): the header only. */
+  showPlan?: boolean;
 }
 
 export interface CliReporter {
@@ -90,7 +92,7 @@ export function createCliReporter(opts: CliReporterOptions): CliReporter {
     switch (event.type) {
       case 'job-started':
         line(`${paint.bold(event.job.title)} (job ${event.job.id})`);
-        for (const planned of event.plan) line(`  ${planned}`);
+        if (opts.showPlan !== false) for (const planned of event.plan) line(`  ${planned}`);
         return;
       case 'step-started':
         startedAt.set(event.step.id, now());

@@ -3,11 +3,11 @@
  * bed's registry, then removes the local copies so that the engine under test has to pull them.
  *
  *   <registry>/pica-mattermost-db                 PostgreSQL 15 (1.0.0; 1.1.0 = 2.0.0 = 1.2.0 =
- *                                                 1.3.0 = 1.4.0; 3.0.0 claims PostgreSQL 16)
+ *                                                 1.3.0 = 1.4.0; 3.0.0 = 1.5.0 claim PostgreSQL 16)
  *   <registry>/postgres:15                        the same database, versioned on its own
  *   <registry>/pica-mattermost                    Mattermost stand-in, a team's own layout
  *   <registry>/mattermost/mattermost-team-edition Mattermost stand-in, Mattermost's image layout
- *     app tags: 1.0.0 1.1.0 2.0.0 3.0.0 healthy; 1.2.0 crash; 1.3.0 unhealthy; 1.4.0 damage
+ *     app tags: 1.0.0 1.1.0 2.0.0 3.0.0 1.5.0 healthy; 1.2.0 crash; 1.3.0 unhealthy; 1.4.0 damage
  *
  * Each kind has one base image built from a context under opts.workDir (big layers first);
  * every tag is then a tiny `FROM base` build (ENV/LABEL only), so tags share their layers.
@@ -56,6 +56,7 @@ export const APP_VARIANTS: ReadonlyArray<{ tag: string; failMode?: FailMode }> =
   { tag: '1.1.0' },
   { tag: '2.0.0' },
   { tag: '3.0.0' },
+  { tag: '1.5.0' },
   { tag: '1.2.0', failMode: 'crash' },
   { tag: '1.3.0', failMode: 'unhealthy' },
   { tag: '1.4.0', failMode: 'damage' },
@@ -66,8 +67,9 @@ export const DB_VARIANTS: ReadonlyArray<{ version: string; tags: string[]; pgMaj
   { version: '1.0.0', tags: ['1.0.0'] },
   { version: '1.1.0', tags: ['1.1.0', '2.0.0', '1.2.0', '1.3.0', '1.4.0'] },
   // A PostgreSQL major change the engine must refuse; never started (its entrypoint would refuse
-  // a version-15 data directory anyway).
-  { version: '3.0.0', tags: ['3.0.0'], pgMajor: '16', pgVersion: '16.9' },
+  // a version-15 data directory anyway). 1.5.0 is a minor release that brings it: only the
+  // PostgreSQL check stands in its way.
+  { version: '3.0.0', tags: ['3.0.0', '1.5.0'], pgMajor: '16', pgVersion: '16.9' },
 ];
 
 /** The two app layouts: a team's own image, and the layout of Mattermost's image. */

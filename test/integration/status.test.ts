@@ -2,18 +2,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync, utimesSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StatusReport } from '../../src/status/collect.js';
 import { deploy, type Deployment } from '../bed/deploy.js';
 import { run } from '../bed/proc.js';
-
-const CLI = new URL('../../dist/cli.js', import.meta.url).pathname;
-
-function mmUpgrade(args: string[], env: Record<string, string>) {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(MM_|COMPOSE_|APP_|DB_|DOCKER_HOST|STATE_DIR|BACKUP_)/.test(k)));
-  return run(process.execPath, [CLI, ...args], { env: { ...clean, ...env } as NodeJS.ProcessEnv, allowFailure: true, cwd: tmpdir() });
-}
+import { mmUpgrade } from '../bed/cli.js';
 
 async function statusJson(env: Record<string, string>): Promise<{ code: number; report: StatusReport }> {
   const r = await mmUpgrade(['status', '--json'], env);

@@ -139,8 +139,10 @@ export function manualPutBack(prev: PreviousDeployment, dbUser: string, dbName: 
   ];
 }
 
+/** `<db>_failed_YYYYMMDD_HHMMSS`, within PostgreSQL's 63-byte identifiers. */
 export function asideName(db: string, at: number): string {
-  return `${db}_failed_${new Date(at).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, '').replace('T', '_')}`;
+  const suffix = `_failed_${new Date(at).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, '').replace('T', '_')}`;
+  return `${Buffer.from(db).subarray(0, 63 - suffix.length).toString()}${suffix}`;
 }
 
 function dbTarget(deps: EngineDeps, container: string) {

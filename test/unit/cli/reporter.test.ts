@@ -78,6 +78,12 @@ describe('createCliReporter without a terminal', () => {
     );
   });
 
+  it('leaves the plan out when it was shown before the confirmation', () => {
+    const stream = new Capture();
+    createCliReporter({ stream, env: {}, showPlan: false }).sink({ type: 'job-started', job, steps, plan });
+    assert.equal(stream.text, 'upgrade 1.0.0 → 1.1.0 (job 20250301T020000Z-upgrade-a1b2c3)\n');
+  });
+
   it('marks a failed rollback stage', () => {
     const text = play([at(0, { type: 'rollback-stage', job, stage: 'restore', message: 'restore the dump: pg_restore exited 1', ok: false })]).text;
     assert.equal(text, '  ✗ restore the dump: pg_restore exited 1\n');
