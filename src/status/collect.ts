@@ -5,7 +5,8 @@
 import { listBackups } from '../backup/store.js';
 import type { Config } from '../config/index.js';
 import { parseImageRef } from '../docker/compose/index.js';
-import { resolveDeployment, runsPinnedImage, type ServiceTarget } from '../docker/deployment.js';
+import { resolveDeployment, runsPinnedImage, sameImage, type ServiceTarget } from '../docker/deployment.js';
+import { RECREATED_LABEL } from '../core/upgrade/switch.js';
 import type { DockerEngine } from '../docker/engine.js';
 import { probeServer, type ServerProbe } from '../mattermost/server-probe.js';
 import type { HistoryEntry } from '../state/history.js';
@@ -44,6 +45,8 @@ export interface StatusReport {
   drift: Array<{ service: string; compose: string; container: string | null }>;
   backup: { dir: string; newest: { file: string; sizeBytes: number; createdAt: string; ageSeconds: number; recent: boolean } | null };
   job: { jobId: string; kind: string; owner: string; step: string | null; pid: number; startedAt: string; alive: boolean } | null;
+  /** Containers a later `docker-compose up -d` would recreate, and why. */
+  composeWouldRecreate: Array<{ service: string; container: string; reason: string }>;
   /** The last jobs, newest last. */
   history: HistoryEntry[];
   problems: string[];
@@ -112,6 +115,15 @@ export async function collectStatus({ config, engine, history = [], now = () => 
     job: lock
       ? { jobId: lock.jobId, kind: lock.kind, owner: lock.owner, step: lock.step ?? null, pid: lock.pid, startedAt: lock.startedAt, alive: lock.alive }
       : null,
+    composeWouldRecreate: [deployment.app, deployment.db].flatMap((t) => {
+      const c = t.container;
+      if (!c) return [];
+      const name = c.Name.replace(/^\//, '');
+      const at = c.Config.Labels?.[RECREATED_LABEL];
+      if (at) return [{ service: t.service, container: name, reason: `recreated by mm-upgrade at ${at}: its compose config hash is stale` }];
+      if (!sameImage(c.Config.Image, t.compose.resolved)) return [{ service: t.service, container: name, reason: `the compose file pins ${t.compose.resolved}, another tag of the image it runs` }];
+      return [];
+    }),
     history: history.slice(-5),
     problems,
   };

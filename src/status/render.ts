@@ -34,6 +34,12 @@ export function renderStatus(r: StatusReport): string {
         ? `${r.backup.newest.file}, ${formatDuration(r.backup.newest.ageSeconds * 1000)} old${r.backup.newest.recent ? '' : ' (older than BACKUP_MAX_AGE)'}`
         : `none in ${r.backup.dir}`,
     ],
+    [
+      'On up -d',
+      r.composeWouldRecreate.length === 0
+        ? 'docker-compose would change nothing'
+        : `docker-compose would recreate ${r.composeWouldRecreate.map((x) => `${x.container} (${x.reason})`).join(', ')}: same settings and volumes, a short restart`,
+    ],
     ['Job', r.job ? `${r.job.kind} by ${r.job.owner}, step ${r.job.step ?? '-'}${r.job.alive ? '' : ` (stale lock: process ${r.job.pid} is gone)`}` : 'none running'],
     [
       'Last jobs',

@@ -265,3 +265,27 @@ describe('maintenance', () => {
     assert.equal((await status(d.botEnv)).healthy, true);
   });
 });
+
+describe('docker-compose afterwards', () => {
+  it('a later `docker-compose up -d` recreates the containers the bot recreated, once, and status says so beforehand', async () => {
+    const d = await fresh('team');
+    assert.deepEqual((await status(d.botEnv)).composeWouldRecreate, []);
+    assert.equal((await mmUpgrade(['upgrade', '1.1.0', '--yes'], d.botEnv)).code, 0);
+    const s = await status(d.botEnv);
+    assert.deepEqual(s.composeWouldRecreate.map((x) => x.container).sort(), [d.appContainer, d.dbContainer].sort());
+    assert.match((await mmUpgrade(['status'], d.botEnv)).stdout, /^On up -d +docker-compose would recreate /m);
+    const ids = [(await inspect(d.appContainer)).Id, (await inspect(d.dbContainer)).Id];
+    const up = await d.compose(['up', '-d']);
+    assert.match(up.stderr, /Recreating/);
+    const after = [(await inspect(d.appContainer)).Id, (await inspect(d.dbContainer)).Id];
+    assert.notEqual(after[0], ids[0]);
+    assert.notEqual(after[1], ids[1]);
+    const again = await d.compose(['up', '-d']);
+    assert.doesNotMatch(again.stderr, /Recreating/, 'only once');
+    const s2 = await status(d.botEnv);
+    assert.deepEqual(s2.composeWouldRecreate, []);
+    assert.equal(s2.app.version, '1.1.0');
+    assert.deepEqual(s2.drift, []);
+    assert.deepEqual(await readRows(d.appUrl), d.rows, 'same volumes: the data is there');
+  });
+});

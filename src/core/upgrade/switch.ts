@@ -49,7 +49,7 @@ export async function switchImages(deps: EngineDeps, state: UpgradeState, progre
     progress(`stopping ${db.container} (grace ${config.db.stopTimeoutS} s)`);
     await engine.stopContainer(db.container, config.db.stopTimeoutS);
     await engine.removeContainer(db.container);
-    const id = await engine.createFromSpec(db.spec!, db.toRef);
+    const id = await engine.createFromSpec(recreated(db.spec!, clock.now()), db.toRef);
     await engine.startContainer(id);
     progress(`waiting for PostgreSQL (${db.toRef})`);
     const ms = await waitDbReady(deps, db.container, config.upgrade.healthTimeoutMs);
@@ -61,7 +61,7 @@ export async function switchImages(deps: EngineDeps, state: UpgradeState, progre
   }
 
   await engine.removeContainer(app.container);
-  const id = await engine.createFromSpec(app.spec, app.toRef);
+  const id = await engine.createFromSpec(recreated(app.spec, clock.now()), app.toRef);
   await engine.startContainer(id);
   progress(`waiting for Mattermost ${state.target} (up to ${Math.round(config.upgrade.healthTimeoutMs / 1000)} s)`);
   await waitAppHealthy(deps, app.container, state.target, config.upgrade.healthTimeoutMs);
@@ -89,7 +89,7 @@ export async function putBackPrevious(deps: EngineDeps, prev: PreviousDeployment
         await engine.stopContainer(db.Id, config.db.stopTimeoutS);
         await engine.removeContainer(db.Id);
       }
-      await engine.startContainer(await engine.createFromSpec(prev.db.spec, prev.db.ref));
+      await engine.startContainer(await engine.createFromSpec(recreated(prev.db.spec, clock.now()), prev.db.ref));
     } else if (!db.State.Running) {
       await engine.startContainer(db.Id);
     }
@@ -100,7 +100,7 @@ export async function putBackPrevious(deps: EngineDeps, prev: PreviousDeployment
   await waitDbReady(deps, prev.db.container, config.upgrade.healthTimeoutMs);
 
   stage('app', `putting back ${prev.app.ref}`);
-  const id = await engine.createFromSpec(prev.app.spec, prev.app.ref);
+  const id = await engine.createFromSpec(recreated(prev.app.spec, clock.now()), prev.app.ref);
   await engine.startContainer(id);
   try {
     await waitAppHealthy(deps, prev.app.container, prev.app.version, config.upgrade.healthTimeoutMs);
@@ -137,6 +137,18 @@ export function manualPutBack(prev: PreviousDeployment, dbUser: string, dbName: 
         ]
       : []),
   ];
+}
+
+/**
+ * A container the bot recreated keeps the compose labels of the one it replaces, including
+ * its now stale `com.docker.compose.config-hash`: docker-compose will recreate it once at the
+ * next `up -d`. This label lets `status` say so.
+ */
+export const RECREATED_LABEL = 'org.mattermost-upgrade-bot.recreated';
+
+function recreated(spec: ContainerSpec, at: number): ContainerSpec {
+  const labels = { ...((spec.create.Labels as Record<string, string> | undefined) ?? {}), [RECREATED_LABEL]: new Date(at).toISOString() };
+  return { ...spec, create: { ...spec.create, Labels: labels } };
 }
 
 /** `<db>_failed_YYYYMMDD_HHMMSS`, within PostgreSQL's 63-byte identifiers. */
