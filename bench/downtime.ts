@@ -265,15 +265,27 @@ async function watchEvents(docker: Docker, names: string[]): Promise<{ events: C
   return { events, stop: () => stream.destroy() };
 }
 
-const PHASES = ['app stop', 'db stop', 'db recreate', 'db ready → app start', 'app boot'] as const;
+const PHASES = ['app stop', 'db stop', 'db recreate', 'db boot', 'ready → app start', 'app boot'] as const;
 type Phases = Record<(typeof PHASES)[number], number | undefined>;
+const PG_READY = 'database system is ready to accept connections';
 
-/** lastOk → app died → db died → new db started → new app started → first OK of the new version. */
-function phasesOf(outage: Outage, events: ContainerEvent[], d: Deployment): Phases {
+/**
+ * last OK → app died → db died → new db started → PostgreSQL logged it accepts connections →
+ * new app started → first OK of the new version. "ready → app start" is how long the
+ * procedure took to notice the database and start the app: the one phase where they differ
+ * by design, beside the stops.
+ */
+function phasesOf(outage: Outage, events: ContainerEvent[], pgReadyAt: number | undefined, d: Deployment): Phases {
   const first = (name: string, action: string): number | undefined => events.find((e) => e.name === name && e.action === action)?.at;
-  const marks = [outage.lastOldOk, first(d.appContainer, 'die'), first(d.dbContainer, 'die'), first(d.dbContainer, 'start'), first(d.appContainer, 'start'), outage.firstNewOk];
+  const marks = [outage.lastOldOk, first(d.appContainer, 'die'), first(d.dbContainer, 'die'), first(d.dbContainer, 'start'), pgReadyAt, first(d.appContainer, 'start'), outage.firstNewOk];
   const span = (i: number): number | undefined => (marks[i] !== undefined && marks[i + 1] !== undefined ? marks[i + 1]! - marks[i]! : undefined);
   return Object.fromEntries(PHASES.map((p, i) => [p, span(i)])) as Phases;
+}
+
+/** When the new db container's PostgreSQL logged that it accepts connections (dockerd's timestamp). */
+async function pgReadyTime(docker: DockerodeEngine, container: string): Promise<number | undefined> {
+  const lines = await docker.logs(container).catch(() => []);
+  return lines.filter((l) => l.text.includes(PG_READY)).at(-1)?.time?.getTime();
 }
 
 // -------------------------------------------------------------------------------------------
@@ -327,7 +339,8 @@ async function oneRun(method: Method, bed: Bed, docker: DockerodeEngine, events:
     const lost = d.rows.filter((r) => !rows.includes(r));
     if (lost.length > 0) throw new Error(`${method}: rows lost in the upgrade: ${lost.join('; ')}`);
 
-    return { method, downtimeMs: outage.downtimeMs, commandMs, phases: phasesOf(outage, watch.events, d), failedProbes: outage.failedProbes, oldOkAfterFailure: outage.oldOkAfterFailure };
+    const phases = phasesOf(outage, watch.events, await pgReadyTime(docker, d.dbContainer), d);
+    return { method, downtimeMs: outage.downtimeMs, commandMs, phases, failedProbes: outage.failedProbes, oldOkAfterFailure: outage.oldOkAfterFailure };
   } finally {
     // down(), and the project's volumes too, so that fifteen databases do not pile up.
     await d.compose(['down', '--volumes', '--timeout', '5']).catch((err: Error) => log(`down failed: ${err.message}`));
@@ -385,7 +398,7 @@ function report(results: RunFigures[], methods: readonly Method[], runs: number,
   };
   ratio('engine', 'bare', 1.1, false);
   ratio('engine', 'manual', 1, true);
-  out.push('', `where the downtime goes (medians, s; marks from Docker's events)`);
+  out.push('', `where the downtime goes (medians, s; marks from Docker's events and PostgreSQL's "ready to accept connections")`);
   out.push(`method  ${PHASES.map((p) => p.padStart(Math.max(p.length, 6))).join('  ')}`);
   for (const m of methods) {
     const rs = results.filter((r) => r.method === m);
@@ -431,7 +444,8 @@ async function main(): Promise<number> {
       for (const method of chosen) {
         const r = await oneRun(method, bed, docker, events, botDir);
         results.push(r);
-        log(`run ${i}/${runs} ${method.padEnd(6)} downtime ${sec(r.downtimeMs)} s (command ${sec(r.commandMs)} s, ${r.failedProbes} failed probes)`);
+        const phases = PHASES.map((p) => `${p} ${sec(r.phases[p]).trim()}`).join(', ');
+        log(`run ${i}/${runs} ${method.padEnd(6)} downtime ${sec(r.downtimeMs)} s (command ${sec(r.commandMs)} s, ${r.failedProbes} failed probes; ${phases})`);
       }
     }
     process.stdout.write('\n' + report(results, chosen, runs, header));
