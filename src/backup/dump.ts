@@ -8,11 +8,13 @@
  * verified, then renamed to `<name>.dump`; only a verified dump ever carries that name.
  */
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { BadInputError, ErrorCode, UpgradeBotError } from '../core/errors.js';
+import { syncPath } from '../docker/compose/atomic-write.js';
 import type { DockerEngine } from '../docker/engine.js';
+import { readdirOrEmpty } from './store.js';
 
 export interface DbTarget {
   /** ID or name of the database container. */
@@ -117,7 +119,7 @@ export async function takeBackup(
       throw new BackupError(`the new dump of ${db.name} failed verification: ${messageOf(err)}`, { cause: err });
     }
     await rename(partialPath, finalPath);
-    await syncDir(opts.dir);
+    await syncPath(opts.dir);
     const finished = now();
     const sizeBytes = (await stat(finalPath)).size;
     const warnings: string[] = [];
@@ -233,13 +235,7 @@ export async function restoreDump(
  * progress). Returns the removed paths.
  */
 export async function pruneBackups(dir: string, keep: number, protect: string[] = []): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
+  const names = await readdirOrEmpty(dir);
   const kept = new Set(protect.map((p) => resolve(p)));
   const files = (
     await Promise.all(
@@ -423,11 +419,3 @@ async function readable(path: string): Promise<void> {
   }
 }
 
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}

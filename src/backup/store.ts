@@ -9,14 +9,18 @@ export interface BackupFile {
   createdAt: Date;
 }
 
-export async function listBackups(dir: string): Promise<BackupFile[]> {
-  let names: string[];
+/** The names in `dir`; none when it does not exist yet. */
+export async function readdirOrEmpty(dir: string): Promise<string[]> {
   try {
-    names = await readdir(dir);
+    return await readdir(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
+}
+
+export async function listBackups(dir: string): Promise<BackupFile[]> {
+  const names = await readdirOrEmpty(dir);
   const files = await Promise.all(
     names
       .filter((n) => n.endsWith('.dump'))

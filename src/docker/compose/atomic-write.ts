@@ -41,7 +41,8 @@ export async function writeFileAtomic(path: string, data: string | Buffer, opts:
   await syncPath(dir);
 }
 
-async function syncPath(path: string): Promise<void> {
+/** fsync a file or a folder (after a rename in it). */
+export async function syncPath(path: string): Promise<void> {
   const handle = await open(path, 'r');
   try {
     await handle.sync();
