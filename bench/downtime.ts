@@ -18,10 +18,9 @@
  * Exit code: 0 when every run upgraded (whether the targets hold or not: it is a measurement),
  * 1 when a run failed or the bed could not start.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import os from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import Docker from 'dockerode';
@@ -29,6 +28,7 @@ import { parseDockerHost } from '../src/config/index.js';
 import { versionFromHeader } from '../src/core/version.js';
 import { DockerodeEngine } from '../src/docker/dockerode-engine.js';
 import { probeServer } from '../src/mattermost/server-probe.js';
+import { mmUpgrade } from '../test/bed/cli.js';
 import { deploy, readRows, type Deployment } from '../test/bed/deploy.js';
 import { bedEnvironment, bedSession, tearDownOnSignals } from '../test/bed/lifecycle.js';
 import { run, type RunResult } from '../test/bed/proc.js';
@@ -40,8 +40,6 @@ const STOP_DELAY_MS = 500;
 const PING_INTERVAL_MS = 10;
 const BARE_POLL_MS = 20;
 const RUN_CAP_MS = 120_000;
-const ROOT = new URL('..', import.meta.url).pathname;
-const CLI = join(ROOT, 'dist', 'cli.js');
 const COMPOSE = '/usr/bin/docker-compose';
 
 const METHODS = ['engine', 'manual', 'bare'] as const;
@@ -60,7 +58,6 @@ interface Target {
   bed: Bed;
   docker: DockerodeEngine;
   deployment: Deployment;
-  botDir: string;
 }
 
 interface Way {
@@ -72,10 +69,8 @@ const ways: Record<Method, Way> = {
   /** The real engine, as a user runs it. */
   engine: {
     prepare: async () => undefined,
-    upgrade: async ({ deployment, botDir }) => {
-      const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(MM_|COMPOSE_|APP_|DB_|DOCKER_HOST|STATE_DIR|BACKUP_)/.test(k)));
-      const env = { ...inherited, ...deployment.env, VERIFY_WINDOW: '1s' };
-      expectSuccess('mm-upgrade upgrade', await run(process.execPath, [CLI, 'upgrade', TO, '--yes'], { env, cwd: botDir, allowFailure: true }));
+    upgrade: async ({ deployment }) => {
+      expectSuccess('mm-upgrade upgrade', await mmUpgrade(['upgrade', TO, '--yes'], { ...deployment.env, VERIFY_WINDOW: '1s' }));
     },
   },
 
@@ -300,10 +295,10 @@ interface RunFigures {
   oldOkAfterFailure: number;
 }
 
-async function oneRun(method: Method, bed: Bed, docker: DockerodeEngine, events: Docker, botDir: string): Promise<RunFigures> {
+async function oneRun(method: Method, bed: Bed, docker: DockerodeEngine, events: Docker): Promise<RunFigures> {
   const d = await deploy('team', { stopDelayMs: STOP_DELAY_MS });
   try {
-    const target: Target = { bed, docker, deployment: d, botDir };
+    const target: Target = { bed, docker, deployment: d };
     const before = { app: (await docker.inspectContainer(d.appContainer))!.Id, db: (await docker.inspectContainer(d.dbContainer))!.Id };
     await ways[method].prepare(target);
 
@@ -436,13 +431,11 @@ async function main(): Promise<number> {
     if (host?.kind !== 'socket') throw new Error(`unexpected bed DOCKER_HOST ${bed.dockerHost}`);
     const docker = new DockerodeEngine(host);
     const events = new Docker({ socketPath: host.socketPath });
-    const botDir = join(bed.root, 'bench-bot');
-    mkdirSync(botDir, { recursive: true });
     header = await machine(events);
 
     for (let i = 1; i <= runs; i++) {
       for (const method of chosen) {
-        const r = await oneRun(method, bed, docker, events, botDir);
+        const r = await oneRun(method, bed, docker, events);
         results.push(r);
         const phases = PHASES.map((p) => `${p} ${sec(r.phases[p]).trim()}`).join(', ');
         log(`run ${i}/${runs} ${method.padEnd(6)} downtime ${sec(r.downtimeMs)} s (command ${sec(r.commandMs)} s, ${r.failedProbes} failed probes; ${phases})`);

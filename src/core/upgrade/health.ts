@@ -36,7 +36,7 @@ export async function waitDbReady(deps: EngineDeps, container: string, timeoutMs
     }
     const r = await engine.exec(container, ['pg_isready', '-U', config.db.user, '-d', config.db.name, '-t', '2'], { timeoutMs: 10_000 }).catch(() => undefined);
     return r?.exitCode === 0 ? true : undefined;
-  });
+  }, 100);
   return clock.now() - start;
 }
 
