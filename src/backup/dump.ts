@@ -11,7 +11,7 @@ import { createReadStream } from 'node:fs';
 import { lstat, mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
-import { BadInputError, ErrorCode, UpgradeBotError } from '../core/errors.js';
+import { BackupError, BadInputError, ErrorCode, UpgradeBotError } from '../core/errors.js';
 import { syncPath } from '../docker/compose/atomic-write.js';
 import type { DockerEngine } from '../docker/engine.js';
 import { readdirOrEmpty } from './store.js';
@@ -35,17 +35,6 @@ export interface BackupResult {
   version: string;
   /** What went wrong after the dump was safe, e.g. pruning older dumps. */
   warnings?: string[];
-}
-
-/**
- * A backup that could not be taken. Nothing has been changed yet when it is raised (a dump
- * comes before any destructive step), hence PolicyRefused: exit code 2, "refused, nothing
- * changed" — an upgrade without a verified dump does not start.
- */
-export class BackupError extends UpgradeBotError {
-  constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
-    super(ErrorCode.PolicyRefused, message, options);
-  }
 }
 
 /** Partial files younger than this may belong to a dump in progress. */

@@ -22,6 +22,8 @@ export enum ErrorCode {
   DockerRequestFailed = 'docker_request_failed',
   NotFound = 'not_found',
   Timeout = 'timeout',
+  BackupFailed = 'backup_failed',
+  ServiceFailed = 'service_failed',
   LockHeld = 'lock_held',
   HumanNeeded = 'human_needed',
   Unknown = 'unknown',
@@ -37,6 +39,8 @@ const exitCodeOf: Record<ErrorCode, ExitCode> = {
   [ErrorCode.DockerRequestFailed]: ExitCode.HumanNeeded,
   [ErrorCode.NotFound]: ExitCode.BadInput,
   [ErrorCode.Timeout]: ExitCode.HumanNeeded,
+  [ErrorCode.BackupFailed]: ExitCode.BadInput,
+  [ErrorCode.ServiceFailed]: ExitCode.HumanNeeded,
   [ErrorCode.LockHeld]: ExitCode.Locked,
   [ErrorCode.HumanNeeded]: ExitCode.HumanNeeded,
   [ErrorCode.Unknown]: ExitCode.HumanNeeded,
@@ -79,6 +83,41 @@ export class DockerError extends UpgradeBotError {
   constructor(code: ErrorCode, message: string, options: { statusCode?: number; cause?: unknown; hint?: string } = {}) {
     super(code, message, options);
     this.statusCode = options.statusCode;
+  }
+}
+
+/** Refused by policy (window, health, a major jump…): nothing changed. */
+export class PolicyError extends UpgradeBotError {
+  constructor(message: string, hint?: string) {
+    super(ErrorCode.PolicyRefused, message, hint === undefined ? {} : { hint });
+  }
+}
+
+/**
+ * A backup that could not be taken. It comes before any destructive step, so nothing has
+ * changed: exit code 2 — an upgrade without a verified dump does not start.
+ */
+export class BackupError extends UpgradeBotError {
+  constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(ErrorCode.BackupFailed, message, options);
+  }
+}
+
+/** A container that exited, restarted or never became healthy, with the log lines that say why. */
+export class ServiceFailedError extends UpgradeBotError {
+  constructor(message: string, readonly logLines: string[]) {
+    super(ErrorCode.ServiceFailed, logLines.length > 0 ? `${message}\n${logLines.map((l) => `    ${l}`).join('\n')}` : message);
+  }
+}
+
+/** Another job holds the single-job lock: exit code 4, naming it. */
+export class LockHeldError extends UpgradeBotError {
+  constructor(readonly holder: { jobId: string; title: string; owner: string; step: string | undefined; pid: number; startedAt: string }) {
+    super(
+      ErrorCode.LockHeld,
+      `another job is running: ${holder.title} (by ${holder.owner}, step ${holder.step ?? 'starting'}, pid ${holder.pid}, since ${holder.startedAt})`,
+      { hint: 'Wait for it to finish (mm-upgrade status shows its progress), or cancel it from chat with /upgrade cancel.' },
+    );
   }
 }
 

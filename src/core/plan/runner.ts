@@ -5,21 +5,11 @@
  * start and either completed (its goal is already reached) or rolled back.
  */
 import { randomBytes } from 'node:crypto';
-import { ErrorCode, UpgradeBotError, toBotError } from '../errors.js';
+import { ErrorCode, LockHeldError, UpgradeBotError, toBotError } from '../errors.js';
 import type { EngineEvent, EventSink, JobInfo, JobKind, JobOutcome, JobResult, PlannedStep } from '../events.js';
 import { plannedSteps, type JobDefinition, type StepContext, type UndoContext, type UndoHandler } from './step.js';
 import { Journal, unfinishedJobs, type JournalEntry, type UndoRecord } from '../../state/journal.js';
 import { acquireJobLock, breakStaleLock, readJobLock, releaseJobLock, updateJobLock, type JobLock } from '../../state/job-lock.js';
-
-export class LockHeldError extends UpgradeBotError {
-  constructor(readonly holder: { jobId: string; title: string; owner: string; step: string | undefined; pid: number; startedAt: string }) {
-    super(
-      ErrorCode.LockHeld,
-      `another job is running: ${holder.title} (by ${holder.owner}, step ${holder.step ?? 'starting'}, pid ${holder.pid}, since ${holder.startedAt})`,
-      { hint: 'Wait for it to finish (mm-upgrade status shows its progress), or cancel it from chat with /upgrade cancel.' },
-    );
-  }
-}
 
 /** Decides, for an interrupted job, whether its goal is already reached. */
 export type Assessor = (state: unknown) => Promise<{ complete: boolean; summary: string; details?: Record<string, unknown> }>;

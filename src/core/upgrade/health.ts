@@ -5,15 +5,9 @@
  * lines that explain why.
  */
 import type { Config } from '../../config/index.js';
-import { ErrorCode, TimeoutError, UpgradeBotError } from '../errors.js';
+import { ServiceFailedError, TimeoutError } from '../errors.js';
 import type { DockerEngine, LogLine } from '../../docker/engine.js';
 import type { Clock, EngineDeps } from './deps.js';
-
-export class ServiceFailedError extends UpgradeBotError {
-  constructor(message: string, readonly logLines: string[]) {
-    super(ErrorCode.HumanNeeded, logLines.length > 0 ? `${message}\n${logLines.map((l) => `    ${l}`).join('\n')}` : message);
-  }
-}
 
 /** Polls fast at first, then settles at `max` between tries. */
 async function poll<T>(clock: Clock, timeoutMs: number, what: string, probe: () => Promise<T | undefined>, max = 250): Promise<T> {

@@ -10,10 +10,11 @@ import { isStrictVersion, compareVersions } from '../version.js';
 import type { JobDefinition, Step, UndoHandler } from '../plan/step.js';
 import type { Assessor } from '../plan/runner.js';
 import type { EngineDeps } from './deps.js';
-import { scanLogs, ServiceFailedError } from './health.js';
+import { PolicyError, ServiceFailedError } from '../errors.js';
+import { scanLogs } from './health.js';
 import { manualPutBack, putBackPrevious, switchImages, type PreviousDeployment } from './switch.js';
 import type { UpgradeState } from './state.js';
-import { planMove, PolicyError, precheck } from './validate.js';
+import { planMove, precheck } from './validate.js';
 
 export interface UpgradeRequest {
   target: string;

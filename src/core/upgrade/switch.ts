@@ -8,7 +8,8 @@
 import { restoreDump } from '../../backup/dump.js';
 import type { ContainerSpec } from '../../docker/engine.js';
 import type { EngineDeps } from './deps.js';
-import { ServiceFailedError, waitAppHealthy, waitDbReady } from './health.js';
+import { ServiceFailedError } from '../errors.js';
+import { waitAppHealthy, waitDbReady } from './health.js';
 import type { UpgradeState } from './state.js';
 
 /** What the undo needs, journaled when the app has been stopped. */

@@ -7,16 +7,10 @@ import { databaseSize } from '../../backup/dump.js';
 import type { TimeWindow } from '../../config/parse.js';
 import { formatImageRef, parseImageRef } from '../../docker/compose/index.js';
 import { resolveDeployment, runsPinnedImage, type ServiceTarget } from '../../docker/deployment.js';
-import { BadInputError, ErrorCode, UpgradeBotError } from '../errors.js';
+import { BadInputError, ErrorCode, PolicyError, UpgradeBotError } from '../errors.js';
 import { compareVersions, isStrictVersion, parseVersion } from '../version.js';
 import type { EngineDeps } from './deps.js';
 import { changelogUrl, type ServiceMove, type UpgradeState } from './state.js';
-
-export class PolicyError extends UpgradeBotError {
-  constructor(message: string, hint?: string) {
-    super(ErrorCode.PolicyRefused, message, hint === undefined ? {} : { hint });
-  }
-}
 
 export interface PlanInput {
   kind: 'upgrade' | 'rollback';

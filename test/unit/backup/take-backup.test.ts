@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { BackupError, takeBackup, type DbTarget } from '../../../src/backup/dump.js';
-import { ExitCode } from '../../../src/core/errors.js';
+import { takeBackup, type DbTarget } from '../../../src/backup/dump.js';
+import { BackupError, ExitCode } from '../../../src/core/errors.js';
 import type { DockerEngine, ExecOptions, ExecResult } from '../../../src/docker/engine.js';
 
 interface Script {

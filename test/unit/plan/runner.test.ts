@@ -4,10 +4,10 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { JobRunner, LockHeldError } from '../../../src/core/plan/runner.js';
+import { JobRunner } from '../../../src/core/plan/runner.js';
 import type { JobDefinition, Step, UndoHandler } from '../../../src/core/plan/step.js';
 import type { EngineEvent } from '../../../src/core/events.js';
-import { BadInputError, ErrorCode } from '../../../src/core/errors.js';
+import { BadInputError, ErrorCode, LockHeldError } from '../../../src/core/errors.js';
 import { acquireJobLock, readJobLock } from '../../../src/state/job-lock.js';
 import { readJournal } from '../../../src/state/journal.js';
 
