@@ -3,6 +3,7 @@
  * passed down; nothing below reaches for a global. The CLI, chat and schedules all drive
  * the same runner with the same jobs.
  */
+import { recoverInterruptedRestore } from './backup/dump.js';
 import { loadEnvFile, readConfig, secretsOf, type Config, type ConfigPurpose } from './config/index.js';
 import type { EventSink } from './core/events.js';
 import { maintenanceUndoHandlers } from './core/maintenance.js';
@@ -47,6 +48,14 @@ export function buildEngine(ctx: AppContext, emit: EventSink): Engine {
       if (event.type === 'job-finished') ctx.logger.debug('job finished', { job: event.result.job.id, outcome: event.result.outcome, summary: event.result.summary });
     },
     record: (result) => recordHistory(ctx.config.bot.stateDir, result),
+    beforeRecovery: async () => {
+      try {
+        const undone = await recoverInterruptedRestore(ctx.engine, ctx.config.bot.stateDir);
+        if (undone) ctx.logger.warn(undone);
+      } catch (err) {
+        ctx.logger.warn(`an interrupted restore could not be undone yet; it will be before the app starts again: ${(err as Error).message}`);
+      }
+    },
   });
   return { deps, runner };
 }

@@ -8,11 +8,11 @@
  * verified, then renamed to `<name>.dump`; only a verified dump ever carries that name.
  */
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { BackupError, BadInputError, ErrorCode, UpgradeBotError } from '../core/errors.js';
-import { syncPath } from '../docker/compose/atomic-write.js';
+import { syncPath, writeFileAtomic } from '../docker/compose/atomic-write.js';
 import type { DockerEngine } from '../docker/engine.js';
 import { readdirOrEmpty } from './store.js';
 
@@ -61,7 +61,7 @@ export async function databaseSize(engine: DockerEngine, db: DbTarget): Promise<
 export async function takeBackup(
   engine: DockerEngine,
   db: DbTarget,
-  opts: { dir: string; version: string; keep: number; now?: () => Date; onProgress?: (bytesWritten: number) => void },
+  opts: { dir: string; version: string; keep: number; now?: () => Date; onProgress?: (bytesWritten: number) => void; /** Dumps retention must not remove (one about to be restored). */ protect?: string[] },
 ): Promise<BackupResult> {
   const now = opts.now ?? (() => new Date());
   const started = now();
@@ -112,7 +112,7 @@ export async function takeBackup(
     const finished = now();
     const sizeBytes = (await stat(finalPath)).size;
     const warnings: string[] = [];
-    await pruneBackups(opts.dir, opts.keep, [finalPath]).catch((err: unknown) => {
+    await pruneBackups(opts.dir, opts.keep, [finalPath, ...(opts.protect ?? [])]).catch((err: unknown) => {
       warnings.push(`older dumps in ${opts.dir} could not be pruned: ${messageOf(err)}`);
     });
     return {
@@ -165,7 +165,12 @@ export async function restoreDump(
   engine: DockerEngine,
   db: DbTarget,
   path: string,
-  opts: { asideName: string; onProgress?: (message: string) => void },
+  opts: {
+    asideName: string;
+    onProgress?: (message: string) => void;
+    /** Where to leave a marker while the database is set aside (see recoverInterruptedRestore). */
+    markerDir?: string;
+  },
 ): Promise<{ asideName: string; durationMs: number }> {
   const t0 = Date.now();
   const say = opts.onProgress ?? (() => undefined);
@@ -186,6 +191,33 @@ export async function restoreDump(
     throw new BadInputError(`database ${aside} already exists; choose another name to set ${db.name} aside`);
   }
 
+  const marker = opts.markerDir ? join(opts.markerDir, RESTORE_MARKER) : undefined;
+  if (marker) {
+    await mkdir(opts.markerDir!, { recursive: true, mode: 0o700 });
+    await writeFileAtomic(marker, JSON.stringify({ container: db.container, name: db.name, user: db.user, aside, dump: path, startedAt: new Date().toISOString() } satisfies RestoreMarker));
+  }
+  const consistent = async (): Promise<void> => {
+    if (marker) await unlink(marker).catch(() => undefined);
+  };
+  try {
+    return await restoreAside(engine, db, path, aside, current, entries, say, t0, consistent);
+  } catch (err) {
+    if (err instanceof UpgradeBotError && err.code === ErrorCode.RestoreFailed) await consistent();
+    throw err;
+  }
+}
+
+async function restoreAside(
+  engine: DockerEngine,
+  db: DbTarget,
+  path: string,
+  aside: string,
+  current: DatabaseInfo,
+  entries: number,
+  say: (message: string) => void,
+  t0: number,
+  consistent: () => Promise<void>,
+): Promise<{ asideName: string; durationMs: number }> {
   say(`closing the connections to ${db.name} and renaming it ${aside}`);
   await renameDatabase(engine, db, db.name, aside);
   say(`creating an empty ${db.name} owned by ${current.owner}`);
@@ -214,8 +246,47 @@ export async function restoreDump(
     say(`the restore failed: dropping the new ${db.name} and renaming ${aside} back`);
     await putBack(engine, db, aside, true, err);
   }
+  await consistent();
   say(`restored ${db.name}; the previous database is kept as ${aside}`);
   return { asideName: aside, durationMs: Date.now() - t0 };
+}
+
+export const RESTORE_MARKER = 'restore-in-progress.json';
+
+interface RestoreMarker {
+  container: string;
+  name: string;
+  user: string;
+  aside: string;
+  dump: string;
+  startedAt: string;
+}
+
+/**
+ * A restore cut short (kill -9, reboot) leaves the real data in the aside database and a
+ * partial copy under the real name. Before anything starts the app again, this puts the
+ * aside database back and keeps the partial one as `<db>_partial_<time>`. Returns what it
+ * did, or undefined when there was nothing to do; throws when the db cannot be reached yet.
+ */
+export async function recoverInterruptedRestore(engine: DockerEngine, markerDir: string): Promise<string | undefined> {
+  const marker = join(markerDir, RESTORE_MARKER);
+  let m: RestoreMarker;
+  try {
+    m = JSON.parse(await readFile(marker, 'utf8')) as RestoreMarker;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const db: DbTarget = { container: m.container, user: m.user, name: m.name };
+  if (!(await databaseInfo(engine, db, m.aside))) {
+    await unlink(marker);
+    return undefined;
+  }
+  const partial = `${Buffer.from(m.name).subarray(0, MAX_IDENTIFIER_BYTES - 24).toString()}_partial_${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}`;
+  if (await databaseInfo(engine, db, m.name)) await renameDatabase(engine, db, m.name, partial);
+  await renameDatabase(engine, db, m.aside, m.name);
+  await unlink(marker);
+  return `an interrupted restore of ${m.dump} was undone: ${m.name} is back as it was before it; the partial copy is kept as ${partial}`;
 }
 
 /**
@@ -346,7 +417,7 @@ async function putBack(engine: DockerEngine, db: DbTarget, aside: string, dropNe
     );
   }
   throw new UpgradeBotError(
-    ErrorCode.HumanNeeded,
+    ErrorCode.RestoreFailed,
     `the restore of ${db.name} failed; the database is back as it was before the restore: ${messageOf(failure)}`,
     { cause: failure },
   );

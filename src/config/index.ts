@@ -121,6 +121,7 @@ export function readConfig(
 
   const mmUrl = required('MM_URL', '(base URL of the Mattermost server, e.g. https://chat.example.org)');
   if (mmUrl !== undefined && !isHttpUrl(mmUrl)) problems.push(`MM_URL must be an http(s) URL, got "${mmUrl}"`);
+  else if (mmUrl !== undefined && /^[a-z]+:\/\/[^/]*@/i.test(mmUrl)) problems.push('MM_URL must not carry credentials (user:password@): the bot authenticates with MM_BOT_TOKEN');
   const botToken = serving ? required('MM_BOT_TOKEN', `${forServe} (a bot or personal access token)`) : raw('MM_BOT_TOKEN');
   const slashTokens = parseList(serving ? required('MM_SLASH_TOKENS', `${forServe} (the /upgrade command's token)`) ?? '' : str('MM_SLASH_TOKENS', ''));
   const team = serving ? required('MM_TEAM', `${forServe} (the team's name as in its URL)`) : raw('MM_TEAM');

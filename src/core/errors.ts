@@ -23,6 +23,8 @@ export enum ErrorCode {
   NotFound = 'not_found',
   Timeout = 'timeout',
   BackupFailed = 'backup_failed',
+  /** A restore failed and put the database back as it was: undos may run safely. */
+  RestoreFailed = 'restore_failed',
   ServiceFailed = 'service_failed',
   LockHeld = 'lock_held',
   HumanNeeded = 'human_needed',
@@ -40,6 +42,7 @@ const exitCodeOf: Record<ErrorCode, ExitCode> = {
   [ErrorCode.NotFound]: ExitCode.BadInput,
   [ErrorCode.Timeout]: ExitCode.HumanNeeded,
   [ErrorCode.BackupFailed]: ExitCode.BadInput,
+  [ErrorCode.RestoreFailed]: ExitCode.HumanNeeded,
   [ErrorCode.ServiceFailed]: ExitCode.HumanNeeded,
   [ErrorCode.LockHeld]: ExitCode.Locked,
   [ErrorCode.HumanNeeded]: ExitCode.HumanNeeded,

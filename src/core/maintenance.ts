@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { restoreDump, takeBackup, verifyDump, type BackupResult, type DbTarget } from '../backup/dump.js';
+import { recoverInterruptedRestore, restoreDump, takeBackup, verifyDump, type BackupResult, type DbTarget } from '../backup/dump.js';
 import { formatDuration } from '../config/parse.js';
 import { parseImageRef } from '../docker/compose/index.js';
 import { resolveDeployment } from '../docker/deployment.js';
@@ -51,6 +51,7 @@ function backupStep(deps: EngineDeps, title = 'Back up the database'): Step<S> {
         version: ctx.state.version ?? 'unknown',
         keep: deps.config.backup.keep,
         onProgress: (bytes) => ctx.progress('dumping', { current: bytes, unit: 'bytes' }),
+        protect: ctx.state.dump ? [ctx.state.dump] : [],
       });
       ctx.state.backup = result;
       for (const w of result.warnings ?? []) ctx.warn(w);
@@ -113,7 +114,7 @@ export function restoreJob(deps: EngineDeps, owner: string, dumpPath: string): J
         title: 'Restore the dump',
         run: async (ctx) => {
           const aside = asideName(deps.config.db.name, deps.clock.now());
-          const r = await restoreDump(deps.engine, ctx.state.db!, dump, { asideName: aside, onProgress: (m) => ctx.progress(m) });
+          const r = await restoreDump(deps.engine, ctx.state.db!, dump, { asideName: aside, onProgress: (m) => ctx.progress(m), markerDir: deps.config.bot.stateDir });
           ctx.state.asideName = r.asideName;
           return `restored in ${formatDuration(r.durationMs)}; the previous database is kept as ${r.asideName}`;
         },
@@ -171,6 +172,7 @@ export function maintenanceUndoHandlers(deps: EngineDeps): Record<string, UndoHa
       describe: (data) => `start ${(data as { container: string }).container} again`,
       run: async (data) => {
         const { container, version } = data as { container: string; version: string };
+        await recoverInterruptedRestore(deps.engine, deps.config.bot.stateDir);
         await deps.engine.startContainer(container);
         await waitAppHealthy(deps, container, version, deps.config.upgrade.healthTimeoutMs);
       },

@@ -3,7 +3,7 @@
  * fetch with a per-request timeout (Client4 has none): a hung server must not hang a
  * health check.
  */
-import { versionFromHeader } from '../core/version.js';
+import { isStrictVersion, versionFromHeader } from '../core/version.js';
 
 export interface ServerProbe {
   /** The server answered HTTP at all. */
@@ -39,7 +39,9 @@ export async function probeServer(baseUrl: string, { timeoutMs = 3_000, fetchImp
     const res = await get('/api/v4/config/client?format=old');
     if (res.ok) {
       const cfg = (await res.json()) as { Version?: string; BuildNumber?: string };
-      probe.version = cfg.Version || probe.version;
+      // `Version` is the schema version, which some patch releases did not move (5.31.x said
+      // 5.30.0); official builds carry the release in `BuildNumber`.
+      probe.version = (cfg.BuildNumber && isStrictVersion(cfg.BuildNumber) ? cfg.BuildNumber : cfg.Version) || probe.version;
       probe.buildNumber = cfg.BuildNumber || undefined;
     }
   } catch (err) {

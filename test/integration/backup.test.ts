@@ -212,7 +212,7 @@ describe('database dumps (team layout)', () => {
       await d.compose(['stop', 'mattermost']);
       await assert.rejects(restoreDump(engine, db, cut, { asideName: 'mattermost_failed_restore' }), (err: unknown) => {
         assert.ok(err instanceof UpgradeBotError, String(err));
-        assert.equal(err.code, ErrorCode.HumanNeeded);
+        assert.equal(err.code, ErrorCode.RestoreFailed);
         assert.match(err.message, /back as it was before the restore/);
         return true;
       });

@@ -4,7 +4,7 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDockerHost } from '../../src/config/index.js';
 import { DockerodeEngine } from '../../src/docker/dockerode-engine.js';
@@ -13,7 +13,7 @@ import type { JobResult } from '../../src/core/events.js';
 import type { StatusReport } from '../../src/status/collect.js';
 import type { HistoryEntry } from '../../src/state/history.js';
 import { mmUpgrade, mmUpgradeBackground } from '../bed/cli.js';
-import { deploy, readRows, type Deployment, type Layout } from '../bed/deploy.js';
+import { deploy, readRows, waitForApp, type Deployment, type Layout } from '../bed/deploy.js';
 import { currentBed } from '../bed/state.js';
 
 const bed = currentBed();
@@ -263,6 +263,26 @@ describe('maintenance', () => {
     assert.match(x.stdout, /^SUCCEEDED reindex mattermost/m);
     assert.match(x.stderr, /REINDEX DATABASE mattermost \(\d+(ms|s)\): done in/);
     assert.equal((await status(d.botEnv)).healthy, true);
+  });
+
+  it('a restore cut short is undone before anything starts the app again', async () => {
+    const d = await fresh('team');
+    await d.compose(['stop', 'mattermost']);
+    const psql = (sql: string) => engine.exec(d.dbContainer, ['psql', '-v', 'ON_ERROR_STOP=1', '-U', 'mmuser', '-d', 'postgres', '-c', sql]);
+    // What kill -9 in the middle of pg_restore leaves: the real data aside, a partial copy under the real name.
+    assert.equal((await psql('ALTER DATABASE mattermost RENAME TO mattermost_failed_20261125_000000')).exitCode, 0);
+    assert.equal((await psql('CREATE DATABASE mattermost OWNER mmuser')).exitCode, 0);
+    mkdirSync(d.env.STATE_DIR!, { recursive: true });
+    writeFileSync(
+      join(d.env.STATE_DIR!, 'restore-in-progress.json'),
+      JSON.stringify({ container: d.dbContainer, name: 'mattermost', user: 'mmuser', aside: 'mattermost_failed_20261125_000000', dump: '/x.dump', startedAt: '' }),
+    );
+    const r = await mmUpgrade(['status'], d.botEnv);
+    assert.match(r.stderr, /an interrupted restore of \/x\.dump was undone: mattermost is back as it was before it; the partial copy is kept as mattermost_partial_\d{8}T\d{6}/);
+    await d.compose(['start', 'mattermost']);
+    await waitForApp(d.appUrl, '1.0.0');
+    assert.deepEqual(await readRows(d.appUrl), d.rows);
+    assert.equal(existsSync(join(d.env.STATE_DIR!, 'restore-in-progress.json')), false);
   });
 });
 

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { ErrorCode, LockHeldError, UpgradeBotError, toBotError } from '../errors.js';
 import type { EngineEvent, EventSink, JobInfo, JobKind, JobOutcome, JobResult, PlannedStep } from '../events.js';
 import { plannedSteps, type JobDefinition, type StepContext, type UndoContext, type UndoHandler } from './step.js';
-import { Journal, unfinishedJobs, type JournalEntry, type UndoRecord } from '../../state/journal.js';
+import { Journal, readJournal, unfinishedJobs, type JournalEntry, type UndoRecord } from '../../state/journal.js';
 import { acquireJobLock, breakStaleLock, readJobLock, releaseJobLock, updateJobLock, type JobLock } from '../../state/job-lock.js';
 
 /** Decides, for an interrupted job, whether its goal is already reached. */
@@ -21,10 +21,12 @@ export interface RunnerDeps {
   /** Called with every finished job (history). */
   record?: (result: JobResult) => Promise<void>;
   assessors?: Partial<Record<JobKind, Assessor>>;
+  /** Runs before any interrupted job is recovered (e.g. undoing a restore cut short). */
+  beforeRecovery?: () => Promise<void>;
   now?: () => Date;
 }
 
-const REFUSALS = new Set<ErrorCode>([ErrorCode.BadInput, ErrorCode.PolicyRefused, ErrorCode.ConfigInvalid, ErrorCode.ComposeInvalid, ErrorCode.NotFound]);
+const REFUSALS = new Set<ErrorCode>([ErrorCode.BadInput, ErrorCode.PolicyRefused, ErrorCode.ConfigInvalid, ErrorCode.ComposeInvalid, ErrorCode.NotFound, ErrorCode.BackupFailed]);
 
 export class JobRunner {
   private readonly now: () => Date;
@@ -97,6 +99,17 @@ export class JobRunner {
           details: def.failed?.(def.state) ?? {},
           warnings,
         });
+      } else if (failure.error.code === ErrorCode.HumanNeeded) {
+        // The step itself says the state is one no automatic undo should touch.
+        result = this.result(job, 'human-needed', `failed at ${failure.step.title}: a human is needed`, {
+          reason: failure.error.message,
+          details: def.failed?.(def.state) ?? {},
+          warnings,
+          manualSteps: [
+            ...(failure.error.hint ? [failure.error.hint] : []),
+            ...[...undos].reverse().flatMap((u) => this.deps.undoHandlers[u.kind]!.manual(u.data)),
+          ],
+        });
       } else {
         const reason = `${failure.step.title} failed: ${failure.error.message}`;
         emit({ type: 'rollback-started', job, reason: reason.split('\n')[0]! });
@@ -125,8 +138,9 @@ export class JobRunner {
     const results: JobResult[] = [];
     const held = await readJobLock(this.deps.stateDir);
     if (held?.alive) return results;
-    for (const { entries } of await unfinishedJobs(this.deps.stateDir)) {
-      const started = entries.find((e): e is Extract<JournalEntry, { type: 'job-started' }> => e.type === 'job-started');
+    await this.deps.beforeRecovery?.();
+    for (const { path, entries: seen } of await unfinishedJobs(this.deps.stateDir)) {
+      const started = seen.find((e): e is Extract<JournalEntry, { type: 'job-started' }> => e.type === 'job-started');
       if (!started) continue;
       const job = started.job;
       const lock = await acquireJobLock(this.deps.stateDir, { jobId: job.id, kind: job.kind, owner: job.owner, title: job.title, startedAt: job.startedAt });
@@ -134,6 +148,12 @@ export class JobRunner {
         if (lock.holder.alive) throw new LockHeldError(lock.holder);
         await breakStaleLock(this.deps.stateDir, lock.holder.jobId);
         if (!(await acquireJobLock(this.deps.stateDir, { jobId: job.id, kind: job.kind, owner: job.owner, title: job.title, startedAt: job.startedAt })).acquired) continue;
+      }
+      // Read again under the lock: another process may have finished it meanwhile.
+      const entries = await readJournal(path);
+      if (entries.some((e) => e.type === 'job-finished')) {
+        await releaseJobLock(this.deps.stateDir, job.id);
+        continue;
       }
       const journal = await Journal.open(this.deps.stateDir, job.id, this.now);
       try {

@@ -5,7 +5,9 @@
  */
 import { takeBackup } from '../../backup/dump.js';
 import { formatDuration } from '../../config/parse.js';
-import { readServiceImage, restoreFileChange, setServiceTag } from '../../docker/compose/index.js';
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { readServiceImage, restoreFileChange, setServiceTag, writeFileAtomic } from '../../docker/compose/index.js';
 import { isStrictVersion, compareVersions } from '../version.js';
 import type { JobDefinition, Step, UndoHandler } from '../plan/step.js';
 import type { Assessor } from '../plan/runner.js';
@@ -52,6 +54,7 @@ export function upgradeSteps(deps: EngineDeps): Step<S>[] {
           version: ctx.state.from,
           keep: config.backup.keep,
           onProgress: (bytes) => ctx.progress('dumping', { current: bytes, unit: 'bytes' }),
+          protect: ctx.state.restoreDump ? [ctx.state.restoreDump] : [],
         });
         ctx.state.backup = result;
         return `${result.path} (${(result.sizeBytes / 1e6).toFixed(1)} MB, ${result.entries} entries, verified, ${formatDuration(clock.now() - started)}); a restore from it would lose what is written after ${result.finishedAt}`;
@@ -87,9 +90,17 @@ export function upgradeSteps(deps: EngineDeps): Step<S>[] {
         const { state } = ctx;
         const changed: string[] = [];
         for (const m of [state.app, state.db].filter((x) => x.moves)) {
+          // Journaled before the write: a crash right after the rename must still find it.
+          const file = (await readServiceImage(state.files, m.service)).tagSource.file;
+          const before = await readFile(file);
+          const saved = join(config.bot.stateDir, 'jobs', `${ctx.job.id}.${basename(file)}.orig`);
+          if (!state.savedFiles.some((f) => f.file === file)) {
+            await writeFileAtomic(saved, before);
+            state.savedFiles.push({ file, saved });
+          }
+          await ctx.registerUndo('restore-compose', { file, before: before.toString('base64'), saved: state.savedFiles.find((f) => f.file === file)!.saved });
           const change = await setServiceTag(state.files, m.service, m.toTag);
           if (change.before.equals(change.after)) continue;
-          await ctx.registerUndo('restore-compose', { file: change.file, before: change.before.toString('base64') });
           changed.push(`${m.service} → ${m.toTag} in ${change.file}`);
         }
         return changed.join('; ');
@@ -113,7 +124,11 @@ export function upgradeSteps(deps: EngineDeps): Step<S>[] {
       title: 'Remove old images',
       skip: (state) => (state.kind === 'rollback' ? 'a rollback keeps every image' : undefined),
       run: async (ctx) => {
-        ctx.state.removedImages = await removeOldImages(deps, ctx.state, (m) => ctx.warn(m));
+        // Best effort: the new version has passed its watch; nothing here may roll it back.
+        ctx.state.removedImages = await removeOldImages(deps, ctx.state, (m) => ctx.warn(m)).catch((err: unknown) => {
+          ctx.warn(`could not clean up old images: ${(err as Error).message}`);
+          return [];
+        });
         return ctx.state.removedImages.length > 0 ? `removed ${ctx.state.removedImages.join(', ')}` : 'nothing to remove';
       },
     },
@@ -222,7 +237,7 @@ async function removeOldImages(deps: EngineDeps, state: S, warn: (m: string) => 
       if (inUse.has(image.id)) continue;
       const tags = image.tags.filter((t) => t.startsWith(`${m.repository}:`)).map((t) => t.slice(m.repository.length + 1));
       if (tags.length === 0 || tags.includes(m.fromTag) || tags.includes(m.toTag)) continue;
-      if (!tags.every((t) => isStrictVersion(t) && compareVersions(t, m.fromTag) < 0)) continue;
+      if (!isStrictVersion(m.fromTag) || !tags.every((t) => isStrictVersion(t) && compareVersions(t, m.fromTag) < 0)) continue;
       for (const t of tags) {
         try {
           await engine.removeImage(`${m.repository}:${t}`);
@@ -245,8 +260,8 @@ export function upgradeUndoHandlers(deps: EngineDeps): Record<string, UndoHandle
         await restoreFileChange({ file, before: Buffer.from(before, 'base64'), after: Buffer.alloc(0) });
       },
       manual: (data) => {
-        const { file } = data as { file: string };
-        return [`cp '${file}.bak' '${file}'   # check it pins the previous tags (the journal in STATE_DIR/jobs holds the exact original)`];
+        const { file, saved } = data as { file: string; saved?: string };
+        return [saved ? `cp '${saved}' '${file}'   # the file as it was before the job` : `cp '${file}.bak' '${file}'   # check it pins the previous tags`];
       },
     },
     'restore-previous': {

@@ -40,6 +40,8 @@ export interface UpgradeState {
   logLines: string[];
   changelog: string;
   removedImages: string[];
+  /** Copies of the compose files as they were before the job, for a human finishing by hand. */
+  savedFiles: Array<{ file: string; saved: string }>;
 }
 
 export function changelogUrl(template: string, version: string): string {

@@ -5,7 +5,7 @@
  * And its undo, `putBackPrevious`: converge to the previous images the same way, restoring
  * the pre-upgrade dump when the previous version will not come up on the database as it is.
  */
-import { restoreDump } from '../../backup/dump.js';
+import { recoverInterruptedRestore, restoreDump } from '../../backup/dump.js';
 import type { ContainerSpec } from '../../docker/engine.js';
 import type { EngineDeps } from './deps.js';
 import { ServiceFailedError } from '../errors.js';
@@ -19,6 +19,8 @@ export interface PreviousDeployment {
   dump: string | undefined;
   project: string;
   files: string[];
+  /** The compose files as they were before the job (for the manual commands). */
+  savedFiles?: Array<{ file: string; saved: string }>;
 }
 
 type Progress = (message: string) => void;
@@ -40,6 +42,7 @@ export async function switchImages(deps: EngineDeps, state: UpgradeState, progre
     dump: state.backup?.path,
     project: state.project,
     files: state.files.files,
+    savedFiles: state.savedFiles,
   });
   const stoppedAt = clock.now();
   state.appStoppedAt = new Date(stoppedAt).toISOString();
@@ -58,7 +61,7 @@ export async function switchImages(deps: EngineDeps, state: UpgradeState, progre
   }
   if (state.restoreDump) {
     progress(`restoring ${state.restoreDump}`);
-    await restoreDump(engine, dbTarget(deps, db.container), state.restoreDump, { asideName: asideName(config.db.name, clock.now()) });
+    await restoreDump(engine, dbTarget(deps, db.container), state.restoreDump, { asideName: asideName(config.db.name, clock.now()), markerDir: config.bot.stateDir });
   }
 
   await engine.removeContainer(app.container);
@@ -99,6 +102,8 @@ export async function putBackPrevious(deps: EngineDeps, prev: PreviousDeployment
     if (db && !db.State.Running) await engine.startContainer(db.Id);
   }
   await waitDbReady(deps, prev.db.container, config.upgrade.healthTimeoutMs);
+  const undone = await recoverInterruptedRestore(engine, config.bot.stateDir);
+  if (undone) stage('restore', undone, true);
 
   stage('app', `putting back ${prev.app.ref}`);
   const id = await engine.createFromSpec(recreated(prev.app.spec, clock.now()), prev.app.ref);
@@ -115,7 +120,7 @@ export async function putBackPrevious(deps: EngineDeps, prev: PreviousDeployment
   const aside = asideName(config.db.name, clock.now());
   stage('restore', `restoring the pre-upgrade dump ${prev.dump}; the database as it is now is kept as ${aside}`);
   await engine.stopContainer(prev.app.container, config.app.stopTimeoutS);
-  await restoreDump(engine, dbTarget(deps, prev.db.container), prev.dump, { asideName: aside });
+  await restoreDump(engine, dbTarget(deps, prev.db.container), prev.dump, { asideName: aside, markerDir: config.bot.stateDir });
   await engine.startContainer(prev.app.container);
   await waitAppHealthy(deps, prev.app.container, prev.app.version, config.upgrade.healthTimeoutMs);
   stage('restore', `${prev.app.version} is serving on the restored database`, true);
@@ -124,6 +129,7 @@ export async function putBackPrevious(deps: EngineDeps, prev: PreviousDeployment
 export function manualPutBack(prev: PreviousDeployment, dbUser: string, dbName: string): string[] {
   const compose = `docker-compose -p ${prev.project} ${prev.files.map((f) => `-f '${f}'`).join(' ')}`;
   return [
+    ...(prev.savedFiles ?? []).map((f) => `cp '${f.saved}' '${f.file}'   # first: the compose file as it was before the job`),
     `docker stop -t 10 ${prev.app.container}; docker rm ${prev.app.container}`,
     ...(prev.db.spec ? [`docker stop -t 60 ${prev.db.container}; docker rm ${prev.db.container}   # the volumes stay`] : []),
     `${compose} up -d   # with the compose file back at ${prev.app.version}: recreates the previous containers`,

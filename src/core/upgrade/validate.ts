@@ -3,7 +3,7 @@
  * only reads; a refusal says why and what to type instead.
  */
 import { mkdir, statfs } from 'node:fs/promises';
-import { databaseSize } from '../../backup/dump.js';
+import { databaseSize, verifyDump } from '../../backup/dump.js';
 import type { TimeWindow } from '../../config/parse.js';
 import { formatImageRef, parseImageRef } from '../../docker/compose/index.js';
 import { resolveDeployment, runsPinnedImage, type ServiceTarget } from '../../docker/deployment.js';
@@ -76,7 +76,7 @@ export async function planMove(deps: EngineDeps, input: PlanInput): Promise<Upgr
   for (const m of [app, db].filter((x) => x.moves)) {
     const manifest = await engine.registryManifest(m.toRef);
     if (!manifest) {
-      throw new UpgradeBotError(ErrorCode.NotFound, `${m.toRef} does not exist in its registry`, {
+      throw new UpgradeBotError(ErrorCode.NotFound, `${m.toRef} does not exist in its registry (or the registry refused to say: check REGISTRY_USER)`, {
         hint: `Check the version number${m.role === 'db' ? ', and that the db image was published for this release' : ''}; nothing was changed.`,
       });
     }
@@ -97,6 +97,7 @@ export async function planMove(deps: EngineDeps, input: PlanInput): Promise<Upgr
     logLines: [],
     changelog: changelogUrl(config.upgrade.changelogUrl, target),
     removedImages: [],
+    savedFiles: [],
   };
 }
 
@@ -136,7 +137,9 @@ export async function precheck(deps: EngineDeps, state: UpgradeState): Promise<s
       );
     }
   }
-  const size = await databaseSize(engine, { container: state.db.container, user: config.db.user, name: config.db.name });
+  const dbTarget = { container: state.db.container, user: config.db.user, name: config.db.name };
+  if (state.restoreDump) await verifyDump(engine, dbTarget, state.restoreDump);
+  const size = await databaseSize(engine, dbTarget);
   await mkdir(config.backup.dir, { recursive: true, mode: 0o700 });
   const fs = await statfs(config.backup.dir);
   const free = fs.bavail * fs.bsize;

@@ -121,6 +121,8 @@ describe('readConfig', () => {
     assert.deepEqual(problems({ MM_URL: 'nonsense' }), ['MM_URL must be an http(s) URL, got "nonsense"']);
     assert.deepEqual(problems({}), ['MM_URL is required (base URL of the Mattermost server, e.g. https://chat.example.org)']);
     assert.deepEqual(problems({ MM_URL: 'ftp://chat.example.org' }), ['MM_URL must be an http(s) URL, got "ftp://chat.example.org"']);
+    const withPassword = problems({ MM_URL: 'https://admin:s3cret-pw@chat.example.org' });
+    assert.deepEqual(withPassword, ['MM_URL must not carry credentials (user:password@): the bot authenticates with MM_BOT_TOKEN']);
   });
 
   it('reports every problem at once, one line each', () => {

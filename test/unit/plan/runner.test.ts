@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { JobRunner } from '../../../src/core/plan/runner.js';
 import type { JobDefinition, Step, UndoHandler } from '../../../src/core/plan/step.js';
 import type { EngineEvent } from '../../../src/core/events.js';
-import { BadInputError, ErrorCode, LockHeldError } from '../../../src/core/errors.js';
+import { BadInputError, ErrorCode, LockHeldError, UpgradeBotError } from '../../../src/core/errors.js';
 import { acquireJobLock, readJobLock } from '../../../src/state/job-lock.js';
 import { readJournal } from '../../../src/state/journal.js';
 
@@ -97,6 +97,21 @@ describe('JobRunner', () => {
     assert.deepEqual(h.undone, [], 'stops at the failed undo');
     assert.deepEqual(result.manualSteps, ['docker start pica-db', 'echo undo a']);
     assert.match(result.reason ?? '', /put the database back failed: disk full/);
+  });
+
+  it('a step that says a human is needed ends the job there: no undo runs, its hint leads the manual steps', async () => {
+    const h = harness();
+    const result = await h.runner.run(
+      job([
+        step('stop', async (c) => c.registerUndo('note', 'start the app')),
+        step('restore', async () => {
+          throw new UpgradeBotError(ErrorCode.HumanNeeded, 'the restore failed and putting the database back failed too', { hint: "psql -c 'ALTER DATABASE x RENAME TO y'" });
+        }),
+      ]),
+    );
+    assert.equal(result.outcome, 'human-needed');
+    assert.deepEqual(h.undone, [], 'starting the app on a half-restored database would be worse');
+    assert.deepEqual(result.manualSteps, ["psql -c 'ALTER DATABASE x RENAME TO y'", 'echo undo start the app']);
   });
 
   it('a refusal before any change is `refused`', async () => {
