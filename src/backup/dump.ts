@@ -23,6 +23,19 @@ export interface DbTarget {
   name: string;
 }
 
+/** The database of DB_USER / DB_NAME in `container`. */
+export function dbTarget(container: string, db: { user: string; name: string }): DbTarget {
+  return { container, user: db.user, name: db.name };
+}
+
+/** `pg_isready` inside the db container: true when PostgreSQL accepts connections. */
+export async function pgIsReady(engine: DockerEngine, db: DbTarget, waitS = 3): Promise<boolean> {
+  const r = await engine
+    .exec(db.container, ['pg_isready', '-U', db.user, '-d', db.name, '-t', String(waitS)], { timeoutMs: 10_000 })
+    .catch(() => undefined);
+  return r?.exitCode === 0;
+}
+
 export interface BackupResult {
   path: string;
   sizeBytes: number;

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { recoverInterruptedRestore, restoreDump, takeBackup, verifyDump, type BackupResult, type DbTarget } from '../backup/dump.js';
+import { dbTarget, recoverInterruptedRestore, restoreDump, takeBackup, verifyDump, type BackupResult, type DbTarget } from '../backup/dump.js';
 import { formatDuration } from '../config/parse.js';
 import { parseImageRef } from '../docker/compose/index.js';
 import { resolveDeployment } from '../docker/deployment.js';
@@ -33,7 +33,7 @@ function locateStep(deps: EngineDeps): Step<S> {
     run: async ({ state }) => {
       const d = await resolveDeployment(deps.config, deps.engine);
       if (!d.db.container) throw new BadInputError(`no container runs service "${d.db.service}"`, 'Start the deployment first.');
-      state.db = { container: d.db.container.Name.replace(/^\//, ''), user: deps.config.db.user, name: deps.config.db.name };
+      state.db = dbTarget(d.db.container.Name.replace(/^\//, ''), deps.config.db);
       state.app = d.app.container?.Name.replace(/^\//, '');
       state.version = d.app.container ? (parseImageRef(d.app.container.Config.Image).tag ?? 'unknown') : 'unknown';
       return `${state.db.name} in ${state.db.container}`;

@@ -2,6 +2,7 @@
  * `status`: what runs (tags, server version, health), what the compose file pins, the
  * drift between the two, the newest backup and the running job.
  */
+import { dbTarget, pgIsReady } from '../backup/dump.js';
 import { listBackups } from '../backup/store.js';
 import type { Config } from '../config/index.js';
 import { parseImageRef } from '../docker/compose/index.js';
@@ -159,11 +160,5 @@ function serviceStatus(target: ServiceTarget, drift: boolean): ServiceStatus {
 }
 
 async function isDbReady(engine: DockerEngine, db: ServiceTarget, config: Config): Promise<boolean> {
-  if (!db.container || !db.container.State.Running) return false;
-  try {
-    const r = await engine.exec(db.container.Id, ['pg_isready', '-U', config.db.user, '-d', config.db.name, '-t', '3'], { timeoutMs: 10_000 });
-    return r.exitCode === 0;
-  } catch {
-    return false;
-  }
+  return db.container?.State.Running === true && pgIsReady(engine, dbTarget(db.container.Id, config.db));
 }

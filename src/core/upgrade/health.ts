@@ -4,6 +4,7 @@
  * A container that exits or restarts while we wait fails the wait at once, with the log
  * lines that explain why.
  */
+import { dbTarget, pgIsReady } from '../../backup/dump.js';
 import type { Config } from '../../config/index.js';
 import { ServiceFailedError, TimeoutError } from '../errors.js';
 import type { DockerEngine, LogLine } from '../../docker/engine.js';
@@ -28,8 +29,7 @@ export async function waitDbReady(deps: EngineDeps, container: string, timeoutMs
     if (!c || (!c.State.Running && !c.State.Restarting)) {
       throw new ServiceFailedError(`the database container ${container} is ${c ? c.State.Status : 'gone'}`, await errorLines(engine, container, config, undefined));
     }
-    const r = await engine.exec(container, ['pg_isready', '-U', config.db.user, '-d', config.db.name, '-t', '2'], { timeoutMs: 10_000 }).catch(() => undefined);
-    return r?.exitCode === 0 ? true : undefined;
+    return (await pgIsReady(engine, dbTarget(container, config.db), 2)) ? true : undefined;
   }, 100);
   return clock.now() - start;
 }

@@ -3,7 +3,7 @@
  * before the last upgrade): validate → precheck → backup → pull → compose → switch →
  * verify → cleanup. Steps change nothing until `compose`; each change registers its undo.
  */
-import { takeBackup } from '../../backup/dump.js';
+import { dbTarget, takeBackup } from '../../backup/dump.js';
 import { formatDuration } from '../../config/parse.js';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -28,7 +28,7 @@ type S = UpgradeState;
 
 export function upgradeSteps(deps: EngineDeps): Step<S>[] {
   const { config, engine, clock } = deps;
-  const db = (state: S) => ({ container: state.db.container, user: config.db.user, name: config.db.name });
+  const db = (state: S) => dbTarget(state.db.container, config.db);
   return [
     {
       id: 'validate',

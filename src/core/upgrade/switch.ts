@@ -5,7 +5,7 @@
  * And its undo, `putBackPrevious`: converge to the previous images the same way, restoring
  * the pre-upgrade dump when the previous version will not come up on the database as it is.
  */
-import { recoverInterruptedRestore, restoreDump } from '../../backup/dump.js';
+import { dbTarget, recoverInterruptedRestore, restoreDump } from '../../backup/dump.js';
 import type { ContainerSpec } from '../../docker/engine.js';
 import type { EngineDeps } from './deps.js';
 import { ServiceFailedError } from '../errors.js';
@@ -61,7 +61,7 @@ export async function switchImages(deps: EngineDeps, state: UpgradeState, progre
   }
   if (state.restoreDump) {
     progress(`restoring ${state.restoreDump}`);
-    await restoreDump(engine, dbTarget(deps, db.container), state.restoreDump, { asideName: asideName(config.db.name, clock.now()), markerDir: config.bot.stateDir });
+    await restoreDump(engine, dbTarget(db.container, config.db), state.restoreDump, { asideName: asideName(config.db.name, clock.now()), markerDir: config.bot.stateDir });
   }
 
   await engine.removeContainer(app.container);
@@ -120,7 +120,7 @@ export async function putBackPrevious(deps: EngineDeps, prev: PreviousDeployment
   const aside = asideName(config.db.name, clock.now());
   stage('restore', `restoring the pre-upgrade dump ${prev.dump}; the database as it is now is kept as ${aside}`);
   await engine.stopContainer(prev.app.container, config.app.stopTimeoutS);
-  await restoreDump(engine, dbTarget(deps, prev.db.container), prev.dump, { asideName: aside, markerDir: config.bot.stateDir });
+  await restoreDump(engine, dbTarget(prev.db.container, config.db), prev.dump, { asideName: aside, markerDir: config.bot.stateDir });
   await engine.startContainer(prev.app.container);
   await waitAppHealthy(deps, prev.app.container, prev.app.version, config.upgrade.healthTimeoutMs);
   stage('restore', `${prev.app.version} is serving on the restored database`, true);
@@ -164,6 +164,3 @@ export function asideName(db: string, at: number): string {
   return `${Buffer.from(db).subarray(0, 63 - suffix.length).toString()}${suffix}`;
 }
 
-function dbTarget(deps: EngineDeps, container: string) {
-  return { container, user: deps.config.db.user, name: deps.config.db.name };
-}

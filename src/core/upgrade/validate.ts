@@ -3,7 +3,7 @@
  * only reads; a refusal says why and what to type instead.
  */
 import { mkdir, statfs } from 'node:fs/promises';
-import { databaseSize, verifyDump } from '../../backup/dump.js';
+import { databaseSize, dbTarget, pgIsReady, verifyDump } from '../../backup/dump.js';
 import type { TimeWindow } from '../../config/parse.js';
 import { formatImageRef, parseImageRef } from '../../docker/compose/index.js';
 import { resolveDeployment, runsPinnedImage, type ServiceTarget } from '../../docker/deployment.js';
@@ -126,8 +126,8 @@ export async function precheck(deps: EngineDeps, state: UpgradeState): Promise<s
   if (server.version !== state.from) {
     throw new PolicyError(`the server reports version ${server.version ?? 'unknown'} but its container runs ${state.from}`, 'Check that MM_URL points at this deployment.');
   }
-  const ready = await engine.exec(state.db.container, ['pg_isready', '-U', config.db.user, '-d', config.db.name, '-t', '3'], { timeoutMs: 10_000 }).catch(() => undefined);
-  if (ready?.exitCode !== 0) throw new PolicyError(`PostgreSQL in ${state.db.container} does not accept connections`, 'Fix the database first; nothing was changed.');
+  const db = dbTarget(state.db.container, config.db);
+  if (!(await pgIsReady(engine, db))) throw new PolicyError(`PostgreSQL in ${state.db.container} does not accept connections`, 'Fix the database first; nothing was changed.');
   const d = await resolveDeployment(config, engine);
   for (const t of [d.app, d.db]) {
     if (!(await runsPinnedImage(engine, t))) {
@@ -137,9 +137,8 @@ export async function precheck(deps: EngineDeps, state: UpgradeState): Promise<s
       );
     }
   }
-  const dbTarget = { container: state.db.container, user: config.db.user, name: config.db.name };
-  if (state.restoreDump) await verifyDump(engine, dbTarget, state.restoreDump);
-  const size = await databaseSize(engine, dbTarget);
+  if (state.restoreDump) await verifyDump(engine, db, state.restoreDump);
+  const size = await databaseSize(engine, db);
   await mkdir(config.backup.dir, { recursive: true, mode: 0o700 });
   const fs = await statfs(config.backup.dir);
   const free = fs.bavail * fs.bsize;
