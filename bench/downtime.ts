@@ -25,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import Docker from 'dockerode';
 import { parseDockerHost } from '../src/config/index.js';
-import { versionFromHeader } from '../src/core/version.js';
+import { versionFromHeader } from '../src/common/version.js';
 import { DockerodeEngine } from '../src/docker/dockerode-engine.js';
 import { probeServer } from '../src/mattermost/server-probe.js';
 import { mmUpgrade } from '../test/bed/cli.js';

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { confirm } from './cli/prompt.js';
 import { createCliReporter, renderResult, renderResultJson } from './cli/render.js';
-import { BadInputError, ConfigError, ExitCode, LockHeldError, toBotError } from './core/errors.js';
+import { BadInputError, ConfigError, ExitCode, LockHeldError, toBotError } from './common/errors.js';
 import { exitCodeOf, type JobResult } from './core/events.js';
 import { backupJob, reindexJob, restoreJob } from './core/maintenance.js';
 import type { JobDefinition } from './core/plan/step.js';

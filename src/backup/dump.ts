@@ -11,7 +11,7 @@ import { createReadStream } from 'node:fs';
 import { lstat, mkdir, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
-import { BackupError, BadInputError, ErrorCode, UpgradeBotError } from '../core/errors.js';
+import { BackupError, BadInputError, ErrorCode, UpgradeBotError } from '../common/errors.js';
 import { syncPath, writeFileAtomic } from '../docker/compose/atomic-write.js';
 import type { DockerEngine } from '../docker/engine.js';
 import { readdirOrEmpty } from './store.js';

@@ -7,7 +7,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import dotenv from 'dotenv';
 import cron from 'node-cron';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '../common/errors.js';
 import { parseBool, parseDuration, parseList, parseWindow, type TimeWindow } from './parse.js';
 
 export type DockerHost = { kind: 'socket'; socketPath: string } | { kind: 'tcp'; host: string; port: number; protocol: 'http' | 'https' };

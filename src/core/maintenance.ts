@@ -8,7 +8,7 @@ import { dbTarget, recoverInterruptedRestore, restoreDump, takeBackup, verifyDum
 import { formatDuration } from '../config/parse.js';
 import { parseImageRef } from '../docker/compose/index.js';
 import { resolveDeployment } from '../docker/deployment.js';
-import { BadInputError } from './errors.js';
+import { BadInputError } from '../common/errors.js';
 import type { JobDefinition, Step, UndoHandler } from './plan/step.js';
 import type { EngineDeps } from './upgrade/deps.js';
 import { waitAppHealthy } from './upgrade/health.js';

@@ -5,7 +5,7 @@
  */
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import type { Config } from '../config/index.js';
-import { ComposeError, DockerError, ErrorCode } from '../core/errors.js';
+import { ComposeError, DockerError, ErrorCode } from '../common/errors.js';
 import { composeFilesFrom, parseImageRef, readServiceImage, type ComposeFiles, type ServiceImage } from './compose/index.js';
 import type { ContainerInspect, DockerEngine } from './engine.js';
 

@@ -3,7 +3,7 @@ import { PassThrough, Writable, type Duplex, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import Docker from 'dockerode';
 import type { DockerHost } from '../config/index.js';
-import { DockerError, ErrorCode, TimeoutError, UpgradeBotError } from '../core/errors.js';
+import { DockerError, ErrorCode, TimeoutError, UpgradeBotError } from '../common/errors.js';
 import { parseImageRef } from './compose/image-ref.js';
 import { specFromInspect } from './container-spec.js';
 import { DemuxStdout, demuxBuffer } from './demux.js';

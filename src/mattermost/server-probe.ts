@@ -3,7 +3,7 @@
  * fetch with a per-request timeout (Client4 has none): a hung server must not hang a
  * health check.
  */
-import { isStrictVersion, versionFromHeader } from '../core/version.js';
+import { isStrictVersion, versionFromHeader } from '../common/version.js';
 
 export interface ServerProbe {
   /** The server answered HTTP at all. */

@@ -7,7 +7,7 @@ import { readdir, stat, truncate, copyFile, utimes, writeFile } from 'node:fs/pr
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { parseDockerHost } from '../../src/config/index.js';
-import { BackupError, ErrorCode, UpgradeBotError } from '../../src/core/errors.js';
+import { BackupError, ErrorCode, UpgradeBotError } from '../../src/common/errors.js';
 import { databaseSize, restoreDump, takeBackup, verifyDump, type BackupResult, type DbTarget } from '../../src/backup/dump.js';
 import { DockerodeEngine } from '../../src/docker/dockerode-engine.js';
 import { deploy, readRows, waitForApp, type Deployment } from '../bed/deploy.js';

@@ -5,7 +5,7 @@ import { createWriteStream, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseDockerHost } from '../../src/config/index.js';
-import { DockerError, ErrorCode } from '../../src/core/errors.js';
+import { DockerError, ErrorCode } from '../../src/common/errors.js';
 import { DockerodeEngine } from '../../src/docker/dockerode-engine.js';
 import type { PullProgress } from '../../src/docker/engine.js';
 import { deploy, readRows, waitForApp, type Deployment } from '../bed/deploy.js';

@@ -5,7 +5,7 @@
  * start and either completed (its goal is already reached) or rolled back.
  */
 import { randomBytes } from 'node:crypto';
-import { ErrorCode, LockHeldError, UpgradeBotError, toBotError } from '../errors.js';
+import { ErrorCode, LockHeldError, UpgradeBotError, toBotError } from '../../common/errors.js';
 import type { EngineEvent, EventSink, JobInfo, JobKind, JobOutcome, JobResult, PlannedStep } from '../events.js';
 import { plannedSteps, type JobDefinition, type StepContext, type UndoContext, type UndoHandler } from './step.js';
 import { Journal, readJournal, unfinishedJobs, type JournalEntry, type UndoRecord } from '../../state/journal.js';

@@ -6,7 +6,7 @@
  */
 import { dbTarget, pgIsReady } from '../../backup/dump.js';
 import type { Config } from '../../config/index.js';
-import { ServiceFailedError, TimeoutError } from '../errors.js';
+import { ServiceFailedError, TimeoutError } from '../../common/errors.js';
 import type { DockerEngine, LogLine } from '../../docker/engine.js';
 import type { Clock, EngineDeps } from './deps.js';
 

@@ -8,7 +8,7 @@
 import { dbTarget, recoverInterruptedRestore, restoreDump } from '../../backup/dump.js';
 import type { ContainerSpec } from '../../docker/engine.js';
 import type { EngineDeps } from './deps.js';
-import { ServiceFailedError } from '../errors.js';
+import { ServiceFailedError } from '../../common/errors.js';
 import { waitAppHealthy, waitDbReady } from './health.js';
 import type { UpgradeState } from './state.js';
 

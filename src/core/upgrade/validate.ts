@@ -7,8 +7,8 @@ import { databaseSize, dbTarget, pgIsReady, verifyDump } from '../../backup/dump
 import type { TimeWindow } from '../../config/parse.js';
 import { formatImageRef, parseImageRef } from '../../docker/compose/index.js';
 import { resolveDeployment, runsPinnedImage, type ServiceTarget } from '../../docker/deployment.js';
-import { BadInputError, ErrorCode, PolicyError, UpgradeBotError } from '../errors.js';
-import { compareVersions, isStrictVersion, parseVersion } from '../version.js';
+import { BadInputError, ErrorCode, PolicyError, UpgradeBotError } from '../../common/errors.js';
+import { compareVersions, isStrictVersion, parseVersion } from '../../common/version.js';
 import type { EngineDeps } from './deps.js';
 import { changelogUrl, type ServiceMove, type UpgradeState } from './state.js';
 

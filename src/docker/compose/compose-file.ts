@@ -1,5 +1,5 @@
 import { isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type YAMLMap } from 'yaml';
-import { ComposeError, ErrorCode } from '../../core/errors.js';
+import { ComposeError, ErrorCode } from '../../common/errors.js';
 
 export interface ComposeSource {
   file: string;

@@ -1,4 +1,4 @@
-import { ComposeError, ErrorCode } from '../../core/errors.js';
+import { ComposeError, ErrorCode } from '../../common/errors.js';
 
 /**
  * The `.env` beside the compose file, read the way docker compose reads it

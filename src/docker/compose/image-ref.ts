@@ -1,4 +1,4 @@
-import { BadInputError } from '../../core/errors.js';
+import { BadInputError } from '../../common/errors.js';
 
 export interface ImageRef {
   /** Registry and repository, without tag or digest, e.g. `registry.example.net:5000/pica-mattermost`. */

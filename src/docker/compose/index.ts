@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { isMap, isScalar, type Scalar } from 'yaml';
-import { BadInputError, ComposeError, ErrorCode } from '../../core/errors.js';
-import { isVersionTag } from '../../core/version.js';
+import { BadInputError, ComposeError, ErrorCode } from '../../common/errors.js';
+import { isVersionTag } from '../../common/version.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { decodeUtf8, deref, invalid, isEmpty, keysOf, lookup, parseComposeFile, type ComposeSource } from './compose-file.js';
 import { scanEnvFile } from './env-file.js';

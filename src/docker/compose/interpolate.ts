@@ -1,4 +1,4 @@
-import { ComposeError, ErrorCode } from '../../core/errors.js';
+import { ComposeError, ErrorCode } from '../../common/errors.js';
 
 /**
  * One piece of an interpolated string: `start`/`end` are offsets in the source text,

@@ -1,5 +1,5 @@
 import { Scalar } from 'yaml';
-import { ComposeError, UpgradeBotError } from '../../core/errors.js';
+import { ComposeError, UpgradeBotError } from '../../common/errors.js';
 import { invalid, lineAt, type ComposeSource } from './compose-file.js';
 import { setEnvValue, type EnvEntry } from './env-file.js';
 import { parseImageRef, type ImageRef } from './image-ref.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { takeBackup, type DbTarget } from '../../../src/backup/dump.js';
-import { BackupError, ExitCode } from '../../../src/core/errors.js';
+import { BackupError, ExitCode } from '../../../src/common/errors.js';
 import type { DockerEngine, ExecOptions, ExecResult } from '../../../src/docker/engine.js';
 
 interface Script {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { ErrorCode } from '../../../src/core/errors.js';
+import { ErrorCode } from '../../../src/common/errors.js';
 import { composeFilesFrom, readServiceImage, setServiceTag } from '../../../src/docker/compose/index.js';
 import { changedLines, composeError, project, removeDir } from './helpers.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ComposeError } from '../../../src/core/errors.js';
+import { ComposeError } from '../../../src/common/errors.js';
 import { parseEnvFile, setEnvValue } from '../../../src/docker/compose/env-file.js';
 
 const ENV = [

@@ -4,7 +4,7 @@ import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ComposeError, type ErrorCode } from '../../../src/core/errors.js';
+import { ComposeError, type ErrorCode } from '../../../src/common/errors.js';
 import { composeFilesFrom, type ComposeFiles } from '../../../src/docker/compose/index.js';
 
 export const fixtures = fileURLToPath(new URL('../../fixtures/compose/', import.meta.url));

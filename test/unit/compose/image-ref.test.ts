@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BadInputError } from '../../../src/core/errors.js';
+import { BadInputError } from '../../../src/common/errors.js';
 import { formatImageRef, parseImageRef } from '../../../src/docker/compose/image-ref.js';
 
 const DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ComposeError } from '../../../src/core/errors.js';
+import { ComposeError } from '../../../src/common/errors.js';
 import { interpolate, interpolateSegments } from '../../../src/docker/compose/interpolate.js';
 
 const vars = { TAG: '10.11.4', EMPTY: '', IMAGE: 'mattermost-team-edition' };

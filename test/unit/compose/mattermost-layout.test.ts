@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { ErrorCode } from '../../../src/core/errors.js';
+import { ErrorCode } from '../../../src/common/errors.js';
 import { composeFilesFrom, readServiceImage, setServiceTag, type ComposeFiles } from '../../../src/docker/compose/index.js';
 import { changedLines, composeError, copyFixture, removeDir } from './helpers.js';
 

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { BadInputError, ErrorCode } from '../../../src/core/errors.js';
+import { BadInputError, ErrorCode } from '../../../src/common/errors.js';
 import { composeFilesFrom, readServiceImage, restoreFileChange, setServiceTag, type ComposeFiles } from '../../../src/docker/compose/index.js';
 import { changedLines, composeError, copyFixture, removeDir } from './helpers.js';
 

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readConfig, loadEnvFile, parseDockerHost, secretsOf, DEFAULT_LOG_ERROR_PATTERNS } from '../../../src/config/index.js';
-import { ConfigError } from '../../../src/core/errors.js';
+import { ConfigError } from '../../../src/common/errors.js';
 import { formatDuration, parseDuration, parseWindow } from '../../../src/config/parse.js';
 
 const base = { MM_URL: 'https://chat.example.org' };

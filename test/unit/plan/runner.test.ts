@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { JobRunner } from '../../../src/core/plan/runner.js';
 import type { JobDefinition, Step, UndoHandler } from '../../../src/core/plan/step.js';
 import type { EngineEvent } from '../../../src/core/events.js';
-import { BadInputError, ErrorCode, LockHeldError, UpgradeBotError } from '../../../src/core/errors.js';
+import { BadInputError, ErrorCode, LockHeldError, UpgradeBotError } from '../../../src/common/errors.js';
 import { acquireJobLock, readJobLock } from '../../../src/state/job-lock.js';
 import { readJournal } from '../../../src/state/journal.js';
 

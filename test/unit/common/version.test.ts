@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { compareVersions, isVersionTag, parseVersion, versionFromHeader } from '../../../src/core/version.js';
-import { BadInputError } from '../../../src/core/errors.js';
+import { compareVersions, isVersionTag, parseVersion, versionFromHeader } from '../../../src/common/version.js';
+import { BadInputError } from '../../../src/common/errors.js';
 
 describe('versions', () => {
   it('accepts exactly X.Y.Z', () => {
