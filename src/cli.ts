@@ -11,12 +11,15 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { confirm } from './cli/prompt.js';
 import { createCliReporter, renderResult, renderResultJson } from './cli/render.js';
 import { BadInputError, ConfigError, ExitCode, LockHeldError, toBotError } from './common/errors.js';
-import { exitCodeOf, type JobResult } from './core/events.js';
+import { exitCodeOf, fanOut, type JobResult } from './core/events.js';
 import { backupJob, reindexJob, restoreJob } from './core/maintenance.js';
 import type { JobDefinition } from './core/plan/step.js';
 import { describePlan, upgradeJob } from './core/upgrade/plan.js';
+import { planRollback } from './core/upgrade/rollback.js';
 import { planMove } from './core/upgrade/validate.js';
-import { buildContext, buildEngine, type AppContext, type Engine } from './main.js';
+import { buildChatAdapters, buildChatNotifier, buildContext, buildEngine, type AppContext, type Engine } from './main.js';
+import { registerCommand } from './mattermost/register.js';
+import { serve } from './serve.js';
 import { readHistory } from './state/history.js';
 import { readJobLock } from './state/job-lock.js';
 import { collectStatus } from './status/collect.js';
@@ -34,7 +37,7 @@ Commands:
   restore <dump> --yes [--json]           restore a dump (app stopped meanwhile)
   reindex [--yes] [--json]                backup, then REINDEX DATABASE
   build <X.Y.Z> --context <dir> [--push]
-  register-command
+  register-command [--json]               create or update /upgrade in MM_TEAM, print its token
 
 Configuration comes from the environment and ./.env (see .env.example).
 Exit codes: 0 done, 1 failed and rolled back (the previous version is serving),
@@ -75,14 +78,35 @@ function owner(env: Record<string, string | undefined>): string {
   return `cli:${env.SUDO_USER || env.USER || userInfo().username}`;
 }
 
-/** Context, engine and a renderer on stderr; interrupted jobs are recovered before anything else. */
-async function start(io: Io, json: boolean, showPlan = true): Promise<{ ctx: AppContext; engine: Engine; recovered: JobResult[]; close(): void }> {
+/** How long the CLI tries to deliver its chat messages before it exits (they wait in the outbox after that). */
+const CHAT_FLUSH_MS = 10_000;
+
+/**
+ * Context, engine and a renderer on stderr; interrupted jobs are recovered before anything
+ * else. With MM_BOT_TOKEN, upgrades, rollbacks and restores also show in chat (MM_ADMIN_CHANNEL).
+ */
+async function start(io: Io, json: boolean, showPlan = true): Promise<{ ctx: AppContext; engine: Engine; recovered: JobResult[]; close(): Promise<void> }> {
   const ctx = buildContext('cli', { env: io.env, style: json ? 'json' : 'text' });
   const reporter = createCliReporter({ stream: io.stderr, env: io.env, showPlan });
-  const engine = buildEngine(ctx, reporter.sink);
+  const chat = buildChatNotifier(ctx);
+  const engine = buildEngine(ctx, chat ? fanOut(reporter.sink, chat.sink) : reporter.sink);
   const recovered = await engine.runner.recoverInterrupted();
   for (const r of recovered) io.stderr.write(`Recovered an interrupted job: ${r.job.title} (by ${r.job.owner}): ${r.outcome.toUpperCase()}: ${r.summary}\n`);
-  return { ctx, engine, recovered, close: () => reporter.close() };
+  return {
+    ctx,
+    engine,
+    recovered,
+    close: async () => {
+      reporter.close();
+      if (!chat) return;
+      const left = await chat.finish(CHAT_FLUSH_MS);
+      if (left > 0) {
+        io.stderr.write(
+          `${left} chat message${left > 1 ? 's' : ''} could not be delivered yet (Mattermost does not answer); ${left > 1 ? 'they wait' : 'it waits'} in ${ctx.config.bot.stateDir}/outbox/ and \`mm-upgrade serve\` or the next run delivers ${left > 1 ? 'them' : 'it'}.\n`,
+        );
+      }
+    },
+  };
 }
 
 /** A second job is refused at once, before any planning, naming the one that runs. */
@@ -107,6 +131,25 @@ async function runJob<S>(io: Io, engine: Engine, job: JobDefinition<S>, json: bo
 }
 
 const commands: Record<string, Handler> = {
+  serve: async (args, io) => {
+    parse(args, {});
+    return serve(buildContext('serve', { env: io.env }));
+  },
+
+  'register-command': async (args, io) => {
+    const { values } = parse(args, { json: { type: 'boolean' } });
+    const ctx = buildContext('register', { env: io.env });
+    const r = await registerCommand(buildChatAdapters(ctx)!.api, { team: ctx.config.mattermost.team!, publicUrl: ctx.config.bot.publicUrl });
+    if (values.json) {
+      io.stdout(JSON.stringify(r, null, 2) + '\n');
+      return ExitCode.Ok;
+    }
+    const did = { created: 'Created', updated: 'Updated', unchanged: 'Found, already up to date:' }[r.action];
+    io.stdout(`${did} the /upgrade command in team ${r.team} (id ${r.id}); Mattermost calls ${r.url} with POST.\n`);
+    io.stdout(`Put its token in the bot's MM_SLASH_TOKENS (and restart serve):\n\nMM_SLASH_TOKENS=${r.token}\n`);
+    return ExitCode.Ok;
+  },
+
   status: async (args, io) => {
     const { values } = parse(args, { json: { type: 'boolean' } });
     const json = Boolean(values.json);
@@ -116,7 +159,7 @@ const commands: Record<string, Handler> = {
       io.stdout(json ? JSON.stringify({ ...report, recovered: s.recovered }, null, 2) + '\n' : renderStatus(report));
       return report.healthy ? ExitCode.Ok : ExitCode.HumanNeeded;
     } finally {
-      s.close();
+      await s.close();
     }
   },
 
@@ -136,7 +179,7 @@ const commands: Record<string, Handler> = {
       await askOrRefuse(io, Boolean(values.yes), plan, `Upgrade ${state.from} → ${state.target} now?`);
       return await runJob(io, s.engine, upgradeJob(s.engine.deps, state, owner(io.env)), json);
     } finally {
-      s.close();
+      await s.close();
     }
   },
 
@@ -146,21 +189,12 @@ const commands: Record<string, Handler> = {
     const s = await start(io, json, Boolean(values.yes));
     try {
       await refuseIfLocked(s.ctx);
-      const last = (await readHistory(s.ctx.config.bot.stateDir)).filter((h) => h.kind === 'upgrade' && h.outcome === 'succeeded' && h.from && h.to).at(-1);
-      if (!last) throw new BadInputError('no successful upgrade in the history: nothing to roll back to', 'mm-upgrade status shows the history.');
-      const state = await planMove(s.engine.deps, { kind: 'rollback', target: last.from!, force: true });
-      if (state.from !== last.to) {
-        throw new BadInputError(`the last upgrade went ${last.from} → ${last.to}, but ${state.from} is running now`, 'Roll back by hand with the compose file, or upgrade to the version you want.');
-      }
-      if (values['with-db']) {
-        if (!last.backup) throw new BadInputError(`the upgrade to ${last.to} recorded no dump to restore`);
-        state.restoreDump = last.backup;
-      }
+      const state = await planRollback(s.engine.deps, await readHistory(s.ctx.config.bot.stateDir), { withDb: Boolean(values['with-db']) });
       const plan = describePlan(s.engine.deps, state);
       await askOrRefuse(io, Boolean(values.yes), plan, `Roll back ${state.from} → ${state.target}${state.restoreDump ? ' and restore the database' : ''} now?`);
       return await runJob(io, s.engine, upgradeJob(s.engine.deps, state, owner(io.env)), json);
     } finally {
-      s.close();
+      await s.close();
     }
   },
 
@@ -170,7 +204,7 @@ const commands: Record<string, Handler> = {
     try {
       return await runJob(io, s.engine, backupJob(s.engine.deps, owner(io.env)), Boolean(values.json));
     } finally {
-      s.close();
+      await s.close();
     }
   },
 
@@ -184,7 +218,7 @@ const commands: Record<string, Handler> = {
       await askOrRefuse(io, Boolean(values.yes), [job.title, ...job.plan], 'Restore this dump now? The app is stopped meanwhile.');
       return await runJob(io, s.engine, job, Boolean(values.json));
     } finally {
-      s.close();
+      await s.close();
     }
   },
 
@@ -197,7 +231,7 @@ const commands: Record<string, Handler> = {
       await askOrRefuse(io, Boolean(values.yes), [job.title, ...job.plan], 'Reindex now?');
       return await runJob(io, s.engine, job, Boolean(values.json));
     } finally {
-      s.close();
+      await s.close();
     }
   },
 };

@@ -5,7 +5,11 @@
  */
 import { recoverInterruptedRestore } from './backup/dump.js';
 import { loadEnvFile, readConfig, secretsOf, type Config, type ConfigPurpose } from './config/index.js';
-import type { EventSink } from './core/events.js';
+import type { EventSink, JobInfo } from './core/events.js';
+import { messagesFor, type Messages } from './i18n/index.js';
+import { createChatApi, type ChatApi } from './mattermost/client.js';
+import { Outbox } from './mattermost/outbox.js';
+import { ChatReporterHub, createChatReporter } from './mattermost/reporter.js';
 import { maintenanceUndoHandlers } from './core/maintenance.js';
 import { JobRunner } from './core/plan/runner.js';
 import { realClock, type EngineDeps } from './core/upgrade/deps.js';
@@ -58,4 +62,62 @@ export function buildEngine(ctx: AppContext, emit: EventSink): Engine {
     },
   });
   return { deps, runner };
+}
+
+export interface ChatAdapters {
+  messages: Messages;
+  api: ChatApi;
+  outbox: Outbox;
+}
+
+/** The Mattermost side: the catalogue of BOT_LOCALE, the API client (MM_BOT_TOKEN), the outbox in STATE_DIR. */
+export function buildChatAdapters(ctx: AppContext): ChatAdapters | undefined {
+  const { config, logger } = ctx;
+  if (!config.mattermost.botToken) return undefined;
+  const api = createChatApi(config.mattermost.url, config.mattermost.botToken);
+  const outbox = new Outbox({ stateDir: config.bot.stateDir, api, team: config.mattermost.team, log: logger });
+  return { messages: messagesFor(config.bot.locale), api, outbox };
+}
+
+/** One chat reporter per job: in the channel the job names (`replyTo`), else MM_ADMIN_CHANNEL. */
+export function buildChatHub(ctx: AppContext, chat: ChatAdapters, accept?: (job: JobInfo) => boolean): ChatReporterHub {
+  const { config, logger } = ctx;
+  return new ChatReporterHub(
+    (job) =>
+      createChatReporter({
+        outbox: chat.outbox,
+        messages: chat.messages,
+        timeZone: config.upgrade.timeZone,
+        channel: job.replyTo ? { id: job.replyTo.channelId } : { name: config.mattermost.adminChannel },
+        announceChannel: { name: config.mattermost.announceChannel },
+        onError: (err) => logger.error('chat: a message could not be written to the outbox', { error: err.message }),
+      }),
+    accept,
+  );
+}
+
+export interface ChatNotifier {
+  sink: EventSink;
+  /** Writes what is left, delivers what it can within `waitMs`; returns how many messages still wait. */
+  finish(waitMs: number): Promise<number>;
+}
+
+/**
+ * For the CLI: upgrades, rollbacks and restores are shown in MM_ADMIN_CHANNEL and announced
+ * like chat's own, through the same outbox (what cannot be delivered before the CLI exits
+ * waits there for `serve` or the next run). Undefined without MM_BOT_TOKEN.
+ */
+export function buildChatNotifier(ctx: AppContext): ChatNotifier | undefined {
+  const chat = buildChatAdapters(ctx);
+  if (!chat) return undefined;
+  const hub = buildChatHub(ctx, chat, (job) => job.kind === 'upgrade' || job.kind === 'rollback' || job.kind === 'restore');
+  chat.outbox.start();
+  return {
+    sink: hub.sink,
+    finish: async (waitMs) => {
+      await hub.settled();
+      chat.outbox.stop();
+      return chat.outbox.drain(Date.now() + waitMs);
+    },
+  };
 }

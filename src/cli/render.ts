@@ -4,7 +4,7 @@
  * line per fact, no stack traces, colour and an in-place bar only on a real terminal.
  */
 import cliProgress from 'cli-progress';
-import { formatDuration } from '../config/parse.js';
+import { formatBytes, formatDuration } from '../config/parse.js';
 import type { EngineEvent, EventSink, JobOutcome, JobResult } from '../core/events.js';
 
 export type ReporterStream = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
@@ -93,6 +93,10 @@ export function createCliReporter(opts: CliReporterOptions): CliReporter {
       case 'job-started':
         line(`${paint.bold(event.job.title)} (job ${event.job.id})`);
         if (opts.showPlan !== false) for (const planned of event.plan) line(`  ${planned}`);
+        return;
+      case 'job-resumed':
+        line(`${paint.bold(`Taking up the interrupted job: ${event.job.title}`)} (by ${event.job.owner}, job ${event.job.id})`);
+        line(`  done before the interruption: ${event.completed.length > 0 ? event.completed.join(', ') : 'nothing'}${event.interrupted ? `; interrupted during: ${event.interrupted}` : ''}`);
         return;
       case 'step-started':
         startedAt.set(event.step.id, now());
@@ -205,20 +209,6 @@ function amount(m: Measure): string {
 
 function formatAmount(n: number, unit: 'bytes' | 'items'): string {
   return unit === 'bytes' ? formatBytes(n) : String(n);
-}
-
-/** Decimal units, as `docker pull` shows them: `512 B`, `12.3 kB`, `120.5 MB`, `1.2 GB`. */
-export function formatBytes(n: number): string {
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  if (n < 1000) return `${Math.round(n)} B`;
-  let value = n;
-  let unit = 'B';
-  for (const next of units) {
-    if (value < 1000) break;
-    value /= 1000;
-    unit = next;
-  }
-  return `${value.toFixed(1)} ${unit}`;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -49,14 +49,25 @@ const exitCodeOf: Record<ErrorCode, ExitCode> = {
   [ErrorCode.Unknown]: ExitCode.HumanNeeded,
 };
 
+/**
+ * A message id and its values, so that an interface in another language (chat, BOT_LOCALE)
+ * can say the same thing in its own words; the English `message` stays for logs and the CLI.
+ */
+export interface MessageTag {
+  key: string;
+  params?: Record<string, string | number>;
+}
+
 export class UpgradeBotError extends Error {
   readonly code: ErrorCode;
   readonly hint: string | undefined;
-  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
+  readonly tag: MessageTag | undefined;
+  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown; tag?: MessageTag } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.hint = options.hint;
+    this.tag = options.tag;
   }
   get exitCode(): ExitCode {
     return exitCodeOf[this.code];
@@ -73,8 +84,8 @@ export class ConfigError extends UpgradeBotError {
 }
 
 export class BadInputError extends UpgradeBotError {
-  constructor(message: string, hint?: string) {
-    super(ErrorCode.BadInput, message, hint === undefined ? {} : { hint });
+  constructor(message: string, hint?: string, tag?: MessageTag) {
+    super(ErrorCode.BadInput, message, { ...(hint === undefined ? {} : { hint }), ...(tag ? { tag } : {}) });
   }
 }
 
@@ -91,8 +102,8 @@ export class DockerError extends UpgradeBotError {
 
 /** Refused by policy (window, health, a major jump…): nothing changed. */
 export class PolicyError extends UpgradeBotError {
-  constructor(message: string, hint?: string) {
-    super(ErrorCode.PolicyRefused, message, hint === undefined ? {} : { hint });
+  constructor(message: string, hint?: string, tag?: MessageTag) {
+    super(ErrorCode.PolicyRefused, message, { ...(hint === undefined ? {} : { hint }), ...(tag ? { tag } : {}) });
   }
 }
 
@@ -102,7 +113,7 @@ export class PolicyError extends UpgradeBotError {
  */
 export class BackupError extends UpgradeBotError {
   constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
-    super(ErrorCode.BackupFailed, message, options);
+    super(ErrorCode.BackupFailed, message, { ...options, tag: { key: 'backup.failed' } });
   }
 }
 
@@ -119,7 +130,10 @@ export class LockHeldError extends UpgradeBotError {
     super(
       ErrorCode.LockHeld,
       `another job is running: ${holder.title} (by ${holder.owner}, step ${holder.step ?? 'starting'}, pid ${holder.pid}, since ${holder.startedAt})`,
-      { hint: 'Wait for it to finish (mm-upgrade status shows its progress), or cancel it from chat with /upgrade cancel.' },
+      {
+        hint: 'Wait for it to finish (mm-upgrade status shows its progress).',
+        tag: { key: 'lock.held', params: { title: holder.title, owner: holder.owner, step: holder.step ?? 'starting', since: holder.startedAt } },
+      },
     );
   }
 }

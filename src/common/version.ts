@@ -20,6 +20,7 @@ export function parseVersion(input: string): Version {
     throw new BadInputError(
       `"${input}" is not a release version: expected X.Y.Z, for example 10.11.4${hint}`,
       'Type the exact release number, for example `10.11.4`; `latest`, `10.11` and `v10.11.4-rc1` are refused.',
+      { key: 'version.invalid', params: { input, ...(loose ? { suggestion: loose.version } : {}) } },
     );
   }
   return { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3]), text };

@@ -4,6 +4,7 @@
  * expected; the caller exits 2.
  */
 import { readFileSync, existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import dotenv from 'dotenv';
 import cron from 'node-cron';
@@ -13,8 +14,8 @@ import { parseBool, parseDuration, parseList, parseWindow, type TimeWindow } fro
 export type DockerHost = { kind: 'socket'; socketPath: string } | { kind: 'tcp'; host: string; port: number; protocol: 'http' | 'https' };
 export type DbFollowsApp = 'auto' | 'true' | 'false';
 export type Locale = 'en' | 'fr';
-/** `cli` needs the Mattermost URL only; `serve` also needs the bot's credentials. */
-export type ConfigPurpose = 'cli' | 'serve';
+/** `cli` needs the Mattermost URL only; `serve` also needs the bot's credentials; `register` its token and team. */
+export type ConfigPurpose = 'cli' | 'serve' | 'register';
 
 export interface Config {
   mattermost: {
@@ -31,6 +32,8 @@ export interface Config {
     publicUrl: string;
     secret: string | undefined;
     port: number;
+    /** The address `serve` listens on. */
+    bindAddress: string;
     locale: Locale;
     confirmTtlMs: number;
     announceBeforeMs: number;
@@ -117,14 +120,19 @@ export function readConfig(
     return v;
   };
   const serving = purpose === 'serve';
+  const registering = purpose === 'register';
   const forServe = 'to run `serve`';
+  const forRegister = 'to register the /upgrade command';
 
   const mmUrl = required('MM_URL', '(base URL of the Mattermost server, e.g. https://chat.example.org)');
   if (mmUrl !== undefined && !isHttpUrl(mmUrl)) problems.push(`MM_URL must be an http(s) URL, got "${mmUrl}"`);
   else if (mmUrl !== undefined && /^[a-z]+:\/\/[^/]*@/i.test(mmUrl)) problems.push('MM_URL must not carry credentials (user:password@): the bot authenticates with MM_BOT_TOKEN');
-  const botToken = serving ? required('MM_BOT_TOKEN', `${forServe} (a bot or personal access token)`) : raw('MM_BOT_TOKEN');
-  const slashTokens = parseList(serving ? required('MM_SLASH_TOKENS', `${forServe} (the /upgrade command's token)`) ?? '' : str('MM_SLASH_TOKENS', ''));
-  const team = serving ? required('MM_TEAM', `${forServe} (the team's name as in its URL)`) : raw('MM_TEAM');
+  const registerCommand = check('MM_REGISTER_COMMAND', 'false', parseBool, 'true or false');
+  const botToken = serving || registering ? required('MM_BOT_TOKEN', `${serving ? forServe : forRegister} (a bot or personal access token)`) : raw('MM_BOT_TOKEN');
+  const slashTokens = parseList(
+    serving && !registerCommand ? (required('MM_SLASH_TOKENS', `${forServe} (the /upgrade command's token; mm-upgrade register-command prints it)`) ?? '') : str('MM_SLASH_TOKENS', ''),
+  );
+  const team = serving || registering ? required('MM_TEAM', `${serving ? forServe : forRegister} (the team's name as in its URL)`) : raw('MM_TEAM');
   const secret = serving ? required('BOT_SECRET', `${forServe} (a random key of 32 characters or more)`) : raw('BOT_SECRET');
   if (secret !== undefined && secret.length < 32) problems.push('BOT_SECRET must be at least 32 characters long (try: openssl rand -hex 32)');
   const announceChannel = name('MM_ANNOUNCE_CHANNEL', 'town-square')!;
@@ -133,6 +141,8 @@ export function readConfig(
   const port = check('PORT', '3000', (v) => (/^\d+$/.test(v) && Number(v) > 0 && Number(v) < 65536 ? Number(v) : undefined), 'a TCP port (1-65535)');
   const publicUrl = str('BOT_PUBLIC_URL', `http://localhost:${port}`);
   if (!isHttpUrl(publicUrl)) problems.push(`BOT_PUBLIC_URL must be an http(s) URL, got "${publicUrl}"`);
+  const bindAddress = str('BIND_ADDRESS', isLoopbackUrl(publicUrl) ? '127.0.0.1' : '0.0.0.0');
+  if (isIP(bindAddress) === 0) problems.push(`BIND_ADDRESS must be an IP address such as 127.0.0.1 or 0.0.0.0, got "${bindAddress}"`);
 
   const dockerHostText = str('DOCKER_HOST', 'unix:///var/run/docker.sock');
   const dockerHost = parseDockerHost(dockerHostText);
@@ -181,12 +191,13 @@ export function readConfig(
       announceChannel,
       adminChannel,
       allowedUsers: parseList(str('UPGRADE_ALLOWED_USERS', '')).map((u) => u.replace(/^@/, '')),
-      registerCommand: check('MM_REGISTER_COMMAND', 'false', parseBool, 'true or false'),
+      registerCommand,
     },
     bot: {
       publicUrl: publicUrl.replace(/\/+$/, ''),
       secret,
       port,
+      bindAddress,
       locale: check<Locale>('BOT_LOCALE', 'en', (v) => (v === 'en' || v === 'fr' ? v : undefined), 'en or fr'),
       confirmTtlMs: duration('CONFIRM_TTL', '10m'),
       announceBeforeMs: duration('ANNOUNCE_BEFORE', '15m'),
@@ -259,6 +270,16 @@ function isHttpUrl(text: string): boolean {
   try {
     const u = new URL(text);
     return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** Whether Mattermost reaches the bot on this machine only (then `serve` need not listen beyond loopback). */
+function isLoopbackUrl(text: string): boolean {
+  try {
+    const host = new URL(text).hostname.replace(/^\[|\]$/g, '');
+    return host === 'localhost' || host === '::1' || /^127\./.test(host);
   } catch {
     return false;
   }

@@ -27,6 +27,20 @@ export function formatDuration(ms: number): string {
   return parts.join('');
 }
 
+/** Decimal units, as `docker pull` shows them: `512 B`, `12.3 kB`, `120.5 MB`, `1.2 GB`. */
+export function formatBytes(n: number): string {
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  if (n < 1000) return `${Math.round(n)} B`;
+  let value = n;
+  let unit = 'B';
+  for (const next of units) {
+    if (value < 1000) break;
+    value /= 1000;
+    unit = next;
+  }
+  return `${value.toFixed(1)} ${unit}`;
+}
+
 /** Minutes since midnight for `HH:MM`; `24:00` allowed as an end. */
 export function parseClock(text: string): number | undefined {
   const m = /^([01]?\d|2[0-4]):([0-5]\d)$/.exec(text.trim());

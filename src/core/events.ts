@@ -1,6 +1,6 @@
 /**
- * What a running job tells the world. The CLI renders these now; the chat reporter and the
- * schedules render the same events later. Plain data, so they can also be journaled.
+ * What a running job tells the world: the CLI, the chat reporter and the schedules render the
+ * same events. Plain data, so they can also be journaled and put in the outbox.
  */
 export type JobKind = 'upgrade' | 'rollback' | 'backup' | 'restore' | 'reindex' | 'recover';
 
@@ -12,6 +12,10 @@ export interface JobInfo {
   startedAt: string;
   /** One line for people: "upgrade 1.0.0 → 1.1.0". */
   title: string;
+  /** What it acts on, for interfaces that word it themselves (chat in another language). */
+  subject?: { from?: string; to?: string; dump?: string };
+  /** Where the interface that started it reports it (a chat channel id); journaled, so a recovery reports there too. */
+  replyTo?: { channelId: string };
 }
 
 export interface PlannedStep {
@@ -33,6 +37,8 @@ export interface JobResult {
   summary: string;
   /** Why it failed or was refused. */
   reason?: string;
+  /** The same reason as a message id and values, when the error carried one (for chat's catalogue). */
+  reasonTag?: { key: string; params?: Record<string, string | number> };
   hint?: string;
   /** Facts worth reporting: versions, backup file, downtime, log lines, warnings. */
   details: Record<string, unknown>;
@@ -45,6 +51,8 @@ export interface JobResult {
 
 export type EngineEvent =
   | { type: 'job-started'; job: JobInfo; steps: PlannedStep[]; plan: string[] }
+  /** A job a crash or a shutdown interrupted, taken up again at start: what it had done, where it stopped. */
+  | { type: 'job-resumed'; job: JobInfo; steps: PlannedStep[]; completed: string[]; interrupted: string | undefined }
   | { type: 'step-started'; job: JobInfo; step: PlannedStep; index: number; total: number }
   | {
       type: 'step-progress';

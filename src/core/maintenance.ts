@@ -80,6 +80,7 @@ export function restoreJob(deps: EngineDeps, owner: string, dumpPath: string): J
     kind: 'restore',
     owner,
     title: `restore ${dump}`,
+    subject: { dump },
     plan: [
       `verify ${dump}`,
       'take a safety dump of the database as it is now',

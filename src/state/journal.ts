@@ -34,22 +34,37 @@ export type NewJournalEntry = WithoutTime<JournalEntry>;
 export const journalDir = (stateDir: string): string => join(stateDir, 'jobs');
 
 export class Journal {
+  /** The write under way, if any: a shutdown waits for it. */
+  private writing: Promise<void> = Promise.resolve();
+
   private constructor(
     readonly path: string,
     private readonly handle: FileHandle,
     private readonly now: () => Date,
+    private readonly gate: () => Promise<void>,
   ) {}
 
-  static async open(stateDir: string, jobId: string, now: () => Date = () => new Date()): Promise<Journal> {
+  /** `gate` runs before each write: a shutdown makes it wait for ever, so no further step starts. */
+  static async open(stateDir: string, jobId: string, now: () => Date = () => new Date(), gate: () => Promise<void> = () => Promise.resolve()): Promise<Journal> {
     const dir = journalDir(stateDir);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const path = join(dir, `${jobId}.jsonl`);
-    return new Journal(path, await open(path, 'a', 0o600), now);
+    return new Journal(path, await open(path, 'a', 0o600), now, gate);
   }
 
   async append(entry: NewJournalEntry): Promise<void> {
-    await this.handle.appendFile(JSON.stringify({ t: this.now().toISOString(), ...entry }) + '\n');
-    await this.handle.sync();
+    await this.gate();
+    const write = (async () => {
+      await this.handle.appendFile(JSON.stringify({ t: this.now().toISOString(), ...entry }) + '\n');
+      await this.handle.sync();
+    })();
+    this.writing = write.catch(() => undefined);
+    await write;
+  }
+
+  /** Resolves when no write is under way. */
+  idle(): Promise<void> {
+    return this.writing;
   }
 
   async close(): Promise<void> {

@@ -30,16 +30,72 @@ const REFUSALS = new Set<ErrorCode>([ErrorCode.BadInput, ErrorCode.PolicyRefused
 
 export class JobRunner {
   private readonly now: () => Date;
+  /** Set by halt(): no journal write starts any more, and the jobs park at their next one. */
+  private halted: (() => void) | undefined;
+  private readonly parked = new Set<Journal>();
+  private readonly open = new Set<Journal>();
 
   constructor(private readonly deps: RunnerDeps) {
     this.now = deps.now ?? (() => new Date());
   }
 
+  /**
+   * For a shutdown: every running job stops at its next journal write (a step in flight may
+   * go on until then) and waits there for ever; the process can then exit at a journal
+   * boundary, and the next start recovers the job. Resolves once every running job is parked
+   * (or none runs), or after `graceMs`; in both cases once no journal write is under way.
+   */
+  async halt(graceMs: number): Promise<void> {
+    let wake: () => void = () => undefined;
+    const allParked = new Promise<void>((resolve) => (wake = resolve));
+    this.halted = () => {
+      if ([...this.open].every((j) => this.parked.has(j))) wake();
+    };
+    this.halted();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([allParked, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+    await Promise.all([...this.open].map((j) => j.idle()));
+  }
+
+  /** How many jobs this runner is running now. */
+  get busy(): number {
+    return this.open.size;
+  }
+
+  private async openJournal(jobId: string): Promise<Journal> {
+    let journal: Journal | undefined;
+    const gate = async (): Promise<void> => {
+      if (!this.halted || !journal) return;
+      this.parked.add(journal);
+      this.halted();
+      await new Promise<never>(() => undefined);
+    };
+    journal = await Journal.open(this.deps.stateDir, jobId, this.now, gate);
+    this.open.add(journal);
+    return journal;
+  }
+
+  private async closeJournal(journal: Journal): Promise<void> {
+    this.open.delete(journal);
+    this.halted?.();
+    await journal.close();
+  }
+
   /** Recovers any job a crash left behind, then runs this one. */
   async run<S>(def: JobDefinition<S>): Promise<JobResult> {
-    const job: JobInfo = { id: newJobId(this.now(), def.kind), kind: def.kind, owner: def.owner, startedAt: this.now().toISOString(), title: def.title };
+    if (this.halted) throw new UpgradeBotError(ErrorCode.Unknown, 'the bot is stopping: no new job starts', { tag: { key: 'bot.stopping' } });
+    const job: JobInfo = {
+      id: newJobId(this.now(), def.kind),
+      kind: def.kind,
+      owner: def.owner,
+      startedAt: this.now().toISOString(),
+      title: def.title,
+      ...(def.subject ? { subject: def.subject } : {}),
+      ...(def.replyTo ? { replyTo: def.replyTo } : {}),
+    };
     const lock = await this.lock(job);
-    const journal = await Journal.open(this.deps.stateDir, job.id, this.now);
+    const journal = await this.openJournal(job.id);
     const steps = plannedSteps(def.steps);
     const undos: UndoRecord[] = [];
     const warnings: string[] = [];
@@ -95,6 +151,7 @@ export class JobRunner {
         const refused = REFUSALS.has(failure.error.code);
         result = this.result(job, refused ? 'refused' : 'rolled-back', refused ? `refused: ${failure.error.message}` : `failed at ${failure.step.title}, before any change: nothing to undo`, {
           reason: failure.error.message,
+          reasonTag: failure.error.tag,
           hint: failure.error.hint,
           details: def.failed?.(def.state) ?? {},
           warnings,
@@ -125,7 +182,7 @@ export class JobRunner {
       }
       return await this.finish(journal, result);
     } finally {
-      await journal.close();
+      await this.closeJournal(journal);
       await releaseJobLock(this.deps.stateDir, job.id);
     }
   }
@@ -155,11 +212,11 @@ export class JobRunner {
         await releaseJobLock(this.deps.stateDir, job.id);
         continue;
       }
-      const journal = await Journal.open(this.deps.stateDir, job.id, this.now);
+      const journal = await this.openJournal(job.id);
       try {
         results.push(await this.finish(journal, await this.recoverOne(job, entries, journal)));
       } finally {
-        await journal.close();
+        await this.closeJournal(journal);
         await releaseJobLock(this.deps.stateDir, job.id);
       }
     }
@@ -175,6 +232,9 @@ export class JobRunner {
     const pending = registered.filter((u) => !done.has(u.id));
     const where = `interrupted at step ${lastStep?.step ?? 'start'}`;
     await journal.append({ type: 'note', message: `recovery after a crash: ${where}` });
+    const started = entries[0] as Extract<JournalEntry, { type: 'job-started' }>;
+    const completed = entries.filter((e): e is Extract<JournalEntry, { type: 'step-done' }> => e.type === 'step-done').map((e) => e.step);
+    this.deps.emit({ type: 'job-resumed', job, steps: started.steps ?? [], completed, interrupted: lastStep && !completed.includes(lastStep.step) ? lastStep.step : undefined });
 
     const assess = this.deps.assessors?.[job.kind];
     const verdict = assess
@@ -235,7 +295,7 @@ export class JobRunner {
     job: JobInfo,
     outcome: JobOutcome,
     summary: string,
-    extra: { reason?: string; hint?: string | undefined; details: Record<string, unknown>; warnings: string[]; manualSteps?: string[] },
+    extra: { reason?: string; reasonTag?: JobResult['reasonTag']; hint?: string | undefined; details: Record<string, unknown>; warnings: string[]; manualSteps?: string[] },
   ): JobResult {
     const finishedAt = this.now();
     return {
@@ -243,6 +303,7 @@ export class JobRunner {
       outcome,
       summary,
       ...(extra.reason ? { reason: extra.reason } : {}),
+      ...(extra.reasonTag ? { reasonTag: extra.reasonTag } : {}),
       ...(extra.hint ? { hint: extra.hint } : {}),
       details: extra.details,
       warnings: extra.warnings,

@@ -43,6 +43,8 @@ export interface JobDefinition<S> {
   kind: JobKind;
   owner: string;
   title: string;
+  subject?: JobInfo['subject'];
+  replyTo?: JobInfo['replyTo'];
   /** What will happen, one line each, shown before anything runs. */
   plan: string[];
   steps: Step<S>[];

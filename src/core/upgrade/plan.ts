@@ -141,6 +141,7 @@ export function upgradeJob(deps: EngineDeps, state: S, owner: string): JobDefini
     kind: state.kind,
     owner,
     title: `${verb} ${state.from} → ${state.target}`,
+    subject: { from: state.from, to: state.target, ...(state.restoreDump ? { dump: state.restoreDump } : {}) },
     plan: describePlan(deps, state),
     steps: upgradeSteps(deps),
     state,
@@ -191,6 +192,7 @@ async function checkPostgresMajor(deps: EngineDeps, state: S): Promise<void> {
     throw new PolicyError(
       `${state.db.toRef} runs PostgreSQL ${newMajor} but the data directory is PostgreSQL ${dataMajor}: it would not start on it`,
       'A PostgreSQL major upgrade needs pg_upgrade or a dump and restore into a fresh volume; add --force only if the image handles it itself.',
+      { key: 'postgres.major', params: { ref: state.db.toRef, image: newMajor, data: dataMajor } },
     );
   }
 }

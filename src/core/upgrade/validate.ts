@@ -26,13 +26,13 @@ export async function planMove(deps: EngineDeps, input: PlanInput): Promise<Upgr
   const d = await resolveDeployment(config, engine);
   for (const t of [d.app, d.db]) {
     if (!t.container) {
-      throw new BadInputError(`no container runs service "${t.service}" (${t.containerName ?? `compose project ${d.project}`})`, 'Start the deployment first (docker-compose up -d), or set APP_CONTAINER / DB_CONTAINER.');
+      throw new BadInputError(`no container runs service "${t.service}" (${t.containerName ?? `compose project ${d.project}`})`, 'Start the deployment first (docker-compose up -d), or set APP_CONTAINER / DB_CONTAINER.', { key: 'deploy.no-container', params: { service: t.service } });
     }
     if (t.compose.tagProblem) throw new BadInputError(t.compose.tagProblem);
   }
   const from = currentTag(d.app);
   if (!isStrictVersion(from)) {
-    throw new BadInputError(`the app container runs tag "${from}", not a release version X.Y.Z: cannot tell which version is running`, 'Pin the app image to its exact version in the compose file first.');
+    throw new BadInputError(`the app container runs tag "${from}", not a release version X.Y.Z: cannot tell which version is running`, 'Pin the app image to its exact version in the compose file first.', { key: 'deploy.tag-not-release', params: { tag: from } });
   }
   // The db tag as pinned: after a release whose db image did not change, the container still
   // runs the older tag of the same image while the compose file pins the release's.
@@ -41,12 +41,13 @@ export async function planMove(deps: EngineDeps, input: PlanInput): Promise<Upgr
 
   if (input.kind === 'upgrade') {
     const order = compareVersions(target, from);
-    if (order === 0) throw new BadInputError(`${target} is already running`, 'Nothing to do; `mm-upgrade status` shows the deployment.');
-    if (order < 0) throw new BadInputError(`${target} is older than the running ${from}: an upgrade only goes forward`, 'To go back to the version before the last upgrade, use `mm-upgrade rollback`.');
+    if (order === 0) throw new BadInputError(`${target} is already running`, 'Nothing to do; `mm-upgrade status` shows the deployment.', { key: 'upgrade.same', params: { target } });
+    if (order < 0) throw new BadInputError(`${target} is older than the running ${from}: an upgrade only goes forward`, 'To go back to the version before the last upgrade, use `mm-upgrade rollback`.', { key: 'upgrade.older', params: { target, from } });
     if (parseVersion(target).major > parseVersion(from).major && !input.force) {
       throw new PolicyError(
         `${from} → ${target} is a major-version jump: Mattermost only guarantees migrations from the last ESR of a major line`,
         `Upgrade to the last ESR of ${parseVersion(from).major}.x first (see the upgrade notes), or add --force if you have checked the path.`,
+        { key: 'upgrade.major', params: { from, target, major: parseVersion(from).major } },
       );
     }
   }
@@ -78,6 +79,7 @@ export async function planMove(deps: EngineDeps, input: PlanInput): Promise<Upgr
     if (!manifest) {
       throw new UpgradeBotError(ErrorCode.NotFound, `${m.toRef} does not exist in its registry (or the registry refused to say: check REGISTRY_USER)`, {
         hint: `Check the version number${m.role === 'db' ? ', and that the db image was published for this release' : ''}; nothing was changed.`,
+        tag: { key: 'registry.missing', params: { ref: m.toRef } },
       });
     }
   }
@@ -117,23 +119,24 @@ export async function precheck(deps: EngineDeps, state: UpgradeState): Promise<s
   const { config, engine, probe, clock } = deps;
   const window = config.upgrade.maintenanceWindow;
   if (!state.force && !inWindow(window, new Date(clock.now()), config.upgrade.timeZone)) {
-    throw new PolicyError(`it is outside the maintenance window ${window.text} (${config.upgrade.timeZone})`, 'Schedule it inside the window, or add --force.');
+    throw new PolicyError(`it is outside the maintenance window ${window.text} (${config.upgrade.timeZone})`, 'Schedule it inside the window, or add --force.', { key: 'precheck.window', params: { window: window.text, tz: config.upgrade.timeZone } });
   }
   const server = await probe(config.mattermost.url);
   if (!server.pingOk) {
-    throw new PolicyError(`the running Mattermost is not healthy (${server.error ?? 'ping failed'}): an upgrade needs a healthy starting point to roll back to`, 'Fix the current deployment first; `mm-upgrade status` shows what is wrong.');
+    throw new PolicyError(`the running Mattermost is not healthy (${server.error ?? 'ping failed'}): an upgrade needs a healthy starting point to roll back to`, 'Fix the current deployment first; `mm-upgrade status` shows what is wrong.', { key: 'precheck.unhealthy', params: { error: server.error ?? 'ping failed' } });
   }
   if (server.version !== state.from) {
-    throw new PolicyError(`the server reports version ${server.version ?? 'unknown'} but its container runs ${state.from}`, 'Check that MM_URL points at this deployment.');
+    throw new PolicyError(`the server reports version ${server.version ?? 'unknown'} but its container runs ${state.from}`, 'Check that MM_URL points at this deployment.', { key: 'precheck.version-mismatch', params: { reported: server.version ?? 'unknown', running: state.from } });
   }
   const db = dbTarget(state.db.container, config.db);
-  if (!(await pgIsReady(engine, db))) throw new PolicyError(`PostgreSQL in ${state.db.container} does not accept connections`, 'Fix the database first; nothing was changed.');
+  if (!(await pgIsReady(engine, db))) throw new PolicyError(`PostgreSQL in ${state.db.container} does not accept connections`, 'Fix the database first; nothing was changed.', { key: 'precheck.db-not-ready', params: { container: state.db.container } });
   const d = await resolveDeployment(config, engine);
   for (const t of [d.app, d.db]) {
     if (!(await runsPinnedImage(engine, t))) {
       throw new PolicyError(
         `${t.service}: the compose file pins ${t.compose.resolved} but the container runs ${t.container!.Config.Image}`,
         'Bring them into agreement first (docker-compose up -d, or fix the file), so a rollback has a true previous state.',
+        { key: 'precheck.drift', params: { service: t.service, pinned: t.compose.resolved, running: t.container!.Config.Image } },
       );
     }
   }
@@ -146,6 +149,7 @@ export async function precheck(deps: EngineDeps, state: UpgradeState): Promise<s
     throw new PolicyError(
       `not enough free space in ${config.backup.dir} for a dump: ${Math.round(free / 1e6)} MB free, the database is ${Math.round(size / 1e6)} MB`,
       'Free some space or point BACKUP_DIR elsewhere.',
+      { key: 'precheck.no-space', params: { dir: config.backup.dir, free: Math.round(free / 1e6), size: Math.round(size / 1e6) } },
     );
   }
   return `healthy ${state.from}, ${Math.round(size / 1e6)} MB database, ${Math.round(free / 1e9)} GB free`;

@@ -1,0 +1,32 @@
+/**
+ * Who may run and confirm: the usernames of UPGRADE_ALLOWED_USERS, or, when that is empty,
+ * users whose roles include `system_admin`. Both are read from Mattermost by user id (the id
+ * in a request is the server's word; a username is looked up, never taken from the body).
+ * Answers are cached for a minute so a busy channel does not query the server each time.
+ */
+import type { ChatApi, ChatUser } from '../mattermost/client.js';
+
+export class Authorizer {
+  private readonly cache = new Map<string, { user: ChatUser; at: number }>();
+
+  constructor(
+    private readonly api: ChatApi,
+    private readonly allowedUsers: readonly string[],
+    private readonly ttlMs = 60_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async check(userId: string): Promise<{ allowed: boolean; username: string }> {
+    const user = await this.user(userId);
+    const allowed = this.allowedUsers.length > 0 ? this.allowedUsers.includes(user.username) : user.roles.split(/\s+/).includes('system_admin');
+    return { allowed, username: user.username };
+  }
+
+  private async user(id: string): Promise<ChatUser> {
+    const hit = this.cache.get(id);
+    if (hit && this.now() - hit.at < this.ttlMs) return hit.user;
+    const user = await this.api.user(id);
+    this.cache.set(id, { user, at: this.now() });
+    return user;
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The buttons under a plan. A click is accepted once, before its expiry, from an allowed
+ * user, with a context this bot signed; the reply's `update` replaces the buttons with who
+ * decided what and when, so nobody clicks twice. A confirmation starts the engine job, which
+ * reports itself in the channel through the events. `/upgrade cancel` and the expiry of a
+ * plan nobody decided on take the buttons away the same way, by patching the post.
+ */
+import { ErrorCode, toBotError } from '../common/errors.js';
+import { clockTime } from '../i18n/index.js';
+import { readJobLock } from '../state/job-lock.js';
+import { ephemeral, type ActionReply, type ActionRequest, type ChatDeps, type SlashReply } from './deps.js';
+import type { Pending } from './pending.js';
+import { describeError } from './render.js';
+import { verifyContext } from './verify.js';
+import { lockHeldText } from './words.js';
+
+const SWEEP_MS = 15_000;
+
+export class Decisions {
+  private sweeper: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly d: ChatDeps,
+    private readonly track: (p: Promise<unknown>) => void,
+  ) {}
+
+  /** Takes the buttons off plans that expired undecided (also those of a previous run). */
+  start(): void {
+    this.track(this.sweep());
+    this.sweeper = setInterval(() => this.track(this.sweep()), SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.sweeper);
+  }
+
+  async action(req: ActionRequest): Promise<ActionReply> {
+    const { messages: m, config } = this.d;
+    const now = this.d.now();
+    const check = verifyContext(config.bot.secret!, req.context, now);
+    if (!check.ok && check.reason === 'forged') {
+      this.d.log.warn('chat: a button callback with a context this bot did not sign was refused', { userId: req.userId, postId: req.postId });
+      return { ephemeral_text: m.refuse.badContext };
+    }
+    const context = check.context!;
+    const pending = await this.d.pending.get(context.job);
+    if (!pending || pending.nonce !== context.nonce) return { ephemeral_text: m.refuse.badContext };
+    if (pending.decided) return { ephemeral_text: this.alreadyDecided(pending) };
+    if (!check.ok) {
+      const first = await this.d.pending.decide(pending.id, 'expired', '', now);
+      if (first && !first.first) return { ephemeral_text: this.alreadyDecided(first.pending) };
+      return { update: this.replaced(pending, m.plan.expiredNote(this.at(pending.expiresAt))), ephemeral_text: m.refuse.expired(this.trigger(pending)) };
+    }
+    let who: { allowed: boolean; username: string };
+    try {
+      who = await this.d.authorizer.check(req.userId);
+    } catch (err) {
+      this.d.log.warn('chat: could not look up the user who clicked', { userId: req.userId, error: (err as Error).message });
+      return { ephemeral_text: m.refuse.cannotCheckUser };
+    }
+    if (!who.allowed) return { ephemeral_text: m.refuse.notAllowedClick(who.username) };
+    if (context.action === 'confirm') {
+      const holder = await readJobLock(config.bot.stateDir);
+      if (holder?.alive) return { ephemeral_text: lockHeldText(m, holder, config.upgrade.timeZone) };
+    }
+    const decided = await this.d.pending.decide(pending.id, context.action, who.username, now);
+    if (!decided) return { ephemeral_text: m.refuse.badContext };
+    if (!decided.first) return { ephemeral_text: this.alreadyDecided(decided.pending) };
+    this.d.log.info('chat: plan decided', { plan: pending.id, kind: pending.kind, action: context.action, by: who.username });
+    if (context.action === 'cancel') return { update: this.replaced(pending, m.plan.cancelledBy(who.username, this.at(now))) };
+    this.track(this.run(pending, who.username));
+    return { update: this.replaced(pending, m.plan.confirmedBy(who.username, this.at(now))) };
+  }
+
+  /** `/upgrade cancel`: the waiting plan loses its buttons. */
+  async cancel(username: string, trigger: string): Promise<SlashReply> {
+    const m = this.d.messages;
+    const now = this.d.now();
+    const waiting = await this.d.pending.waiting(now);
+    if (!waiting) {
+      const holder = await readJobLock(this.d.config.bot.stateDir);
+      if (holder?.alive) return ephemeral(m.refuse.cannotCancelRunning(lockHeldText(m, holder, this.d.config.upgrade.timeZone)));
+      return ephemeral(m.refuse.nothingToCancel);
+    }
+    const decided = await this.d.pending.decide(waiting.id, 'cancel', username, now);
+    if (!decided?.first) return ephemeral(decided ? this.alreadyDecided(decided.pending) : m.refuse.nothingToCancel);
+    await this.d.outbox.enqueue({ kind: 'patch', key: waiting.postKey, ...this.replaced(waiting, m.plan.cancelledBy(username, this.at(now))) });
+    void trigger;
+    return ephemeral(m.cancelled(waiting.title));
+  }
+
+  /** Runs the confirmed job; a refusal before it starts (the deployment changed meanwhile) is said in the channel. */
+  private async run(p: Pending, username: string): Promise<void> {
+    const owner = `chat:${username}`;
+    try {
+      const def = await this.d.planner.job({ kind: p.kind, ...(p.target ? { target: p.target } : {}), ...(p.withDb ? { withDb: true } : {}) }, owner);
+      def.replyTo = { channelId: p.channelId };
+      await this.d.runner.run(def);
+    } catch (err) {
+      const e = toBotError(err);
+      const text = e.code === ErrorCode.LockHeld ? describeError(this.d.messages, e) : `${this.d.messages.result.refused(p.kind)}\n\n${describeError(this.d.messages, e)}`;
+      this.d.log.warn('chat: a confirmed job did not start', { plan: p.id, reason: e.message });
+      await this.d.outbox.enqueue({ kind: 'create', key: `notstarted:${p.id}`, channel: { id: p.channelId }, message: text });
+    }
+  }
+
+  private async sweep(): Promise<void> {
+    const now = this.d.now();
+    for (const p of await this.d.pending.expired(now)) {
+      const decided = await this.d.pending.decide(p.id, 'expired', '', now);
+      if (decided?.first) await this.d.outbox.enqueue({ kind: 'patch', key: p.postKey, ...this.replaced(p, this.d.messages.plan.expiredNote(this.at(p.expiresAt))) });
+    }
+  }
+
+  /** The plan as it was, with the decision under it, and no buttons. */
+  private replaced(p: Pending, note: string): { message: string; props: Record<string, unknown> } {
+    return { message: `${p.message}\n\n${note}`, props: {} };
+  }
+
+  private alreadyDecided(p: Pending): string {
+    const m = this.d.messages;
+    const d = p.decided!;
+    if (d.action === 'expired') return m.refuse.expired(this.trigger(p));
+    return m.refuse.alreadyDecided(d.action === 'confirm' ? m.plan.decisionConfirm : m.plan.decisionCancel, d.by, this.at(d.at));
+  }
+
+  private trigger(p: Pending): string {
+    return p.kind === 'upgrade' && p.target ? `/upgrade ${p.target}` : `/upgrade ${p.kind}`;
+  }
+
+  private at(t: number): string {
+    return clockTime(this.d.messages, t, this.d.config.upgrade.timeZone);
+  }
+}

@@ -1,0 +1,55 @@
+/** What `/upgrade …` asks for, from the text after the trigger. Refusals say what to type. */
+import semver from 'semver';
+import { isStrictVersion } from '../common/version.js';
+
+export type ChatCommand =
+  | { kind: 'help' }
+  | { kind: 'status' }
+  | { kind: 'cancel' }
+  | { kind: 'upgrade'; version: string }
+  | { kind: 'rollback'; withDb: boolean }
+  | { kind: 'backup' }
+  | { kind: 'reindex' }
+  | { kind: 'refuse'; reason: 'badVersion'; input: string; suggestion?: string }
+  | { kind: 'refuse'; reason: 'latest' }
+  | { kind: 'refuse'; reason: 'scheduleLater'; version: string }
+  | { kind: 'refuse'; reason: 'notYet'; what: string }
+  | { kind: 'refuse'; reason: 'extra'; text: string };
+
+export function parseCommand(text: string): ChatCommand {
+  const words = text.trim().split(/\s+/).filter((w) => w !== '');
+  const [first, ...rest] = words;
+  if (first === undefined) return { kind: 'help' };
+  const word = first.toLowerCase();
+  const none = (c: ChatCommand): ChatCommand => (rest.length === 0 ? c : { kind: 'refuse', reason: 'extra', text: text.trim() });
+  switch (word) {
+    case 'help':
+      return { kind: 'help' };
+    case 'status':
+      return none({ kind: 'status' });
+    case 'cancel':
+      return none({ kind: 'cancel' });
+    case 'backup':
+      return none({ kind: 'backup' });
+    case 'reindex':
+      return none({ kind: 'reindex' });
+    case 'rollback':
+      if (rest.length === 1 && rest[0] === '--with-db') return { kind: 'rollback', withDb: true };
+      return none({ kind: 'rollback', withDb: false });
+    case 'rehearse':
+    case 'build':
+    case 'restore':
+      return { kind: 'refuse', reason: 'notYet', what: `/upgrade ${word}` };
+    case 'latest':
+    case 'stable':
+      return { kind: 'refuse', reason: 'latest' };
+  }
+  if (!/^v?\d/.test(first)) return { kind: 'help' };
+  if (!isStrictVersion(first)) {
+    const loose = semver.coerce(first);
+    return { kind: 'refuse', reason: 'badVersion', input: first, ...(loose && loose.version !== first ? { suggestion: loose.version } : {}) };
+  }
+  if (rest.length === 0 || (rest.length === 1 && rest[0]!.toLowerCase() === 'now')) return { kind: 'upgrade', version: first };
+  if (rest[0]!.toLowerCase() === 'at') return { kind: 'refuse', reason: 'scheduleLater', version: first };
+  return { kind: 'refuse', reason: 'extra', text: text.trim() };
+}

@@ -1,0 +1,74 @@
+/**
+ * What a chat request turns into: the facts its plan shows (the engine's own planning, the
+ * newest dump, the history, the running PostgreSQL), and, once confirmed, the engine job.
+ * Refusals are the engine's own errors, tagged so that chat words them in its language.
+ */
+import { listBackups } from '../backup/store.js';
+import { PolicyError } from '../common/errors.js';
+import { backupJob, reindexJob } from '../core/maintenance.js';
+import type { JobDefinition } from '../core/plan/step.js';
+import type { EngineDeps } from '../core/upgrade/deps.js';
+import { upgradeJob } from '../core/upgrade/plan.js';
+import { planRollback } from '../core/upgrade/rollback.js';
+import { inWindow, planMove } from '../core/upgrade/validate.js';
+import { resolveDeployment } from '../docker/deployment.js';
+import { readHistory } from '../state/history.js';
+import type { Pending } from './pending.js';
+import type { PlanFacts } from './render.js';
+
+export type PlanKind = Pending['kind'];
+
+export interface PlanRequest {
+  kind: PlanKind;
+  target?: string;
+  withDb?: boolean;
+}
+
+export interface Planner {
+  /** The facts of a plan, or a tagged engine error saying why there is none. */
+  plan(request: PlanRequest, requestedBy: string): Promise<PlanFacts>;
+  /** The engine job for a confirmed request, planned again now (time has passed). */
+  job(request: PlanRequest, owner: string): Promise<JobDefinition<unknown>>;
+}
+
+export function enginePlanner(deps: EngineDeps): Planner {
+  const { config } = deps;
+  const stateOf = async (request: PlanRequest) => {
+    if (request.kind === 'upgrade') return planMove(deps, { kind: 'upgrade', target: request.target!, force: false });
+    if (request.kind === 'rollback') return planRollback(deps, await readHistory(config.bot.stateDir), { withDb: Boolean(request.withDb) });
+    return undefined;
+  };
+  return {
+    plan: async (request, requestedBy) => {
+      const state = await stateOf(request);
+      const now = deps.clock.now();
+      const window = config.upgrade.maintenanceWindow;
+      if (state && !inWindow(window, new Date(now), config.upgrade.timeZone)) {
+        throw new PolicyError(`it is outside the maintenance window ${window.text} (${config.upgrade.timeZone})`, undefined, {
+          key: 'precheck.window',
+          params: { window: window.text, tz: config.upgrade.timeZone },
+        });
+      }
+      const d = await resolveDeployment(config, deps.engine);
+      if (!d.db.container) throw new PolicyError(`no container runs service "${d.db.service}"`, undefined, { key: 'deploy.no-container', params: { service: d.db.service } });
+      const [backups, history, pgMajor] = await Promise.all([listBackups(config.backup.dir), readHistory(config.bot.stateDir), postgresMajor(deps, d.db.container.Name.replace(/^\//, ''))]);
+      return { kind: request.kind, ...(state ? { state } : {}), newestBackup: backups[0], history, requestedBy, now, ...(pgMajor ? { pgMajor } : {}) };
+    },
+    job: async (request, owner) => {
+      const state = await stateOf(request);
+      if (state) return upgradeJob(deps, state, owner) as JobDefinition<unknown>;
+      return (request.kind === 'backup' ? backupJob(deps, owner) : reindexJob(deps, owner)) as JobDefinition<unknown>;
+    },
+  };
+}
+
+/** The PostgreSQL major version of the running database (its data directory's PG_VERSION), when it can be read quickly. */
+async function postgresMajor(deps: EngineDeps, container: string): Promise<number | undefined> {
+  try {
+    const r = await deps.engine.exec(container, ['sh', '-c', 'cat "${PGDATA:-/var/lib/postgresql/data}/PG_VERSION"'], { timeoutMs: 5_000 });
+    const major = Number(r.stdout.trim());
+    return r.exitCode === 0 && Number.isInteger(major) && major > 0 ? major : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * What chat shows before a job runs: the plan with its facts and warnings, the status
+ * table, and an engine refusal in the catalogue's words.
+ */
+import { basename } from 'node:path';
+import type { Config } from '../config/index.js';
+import { formatDuration } from '../config/parse.js';
+import { toBotError } from '../common/errors.js';
+import { compareVersions, parseVersion } from '../common/version.js';
+import type { JobKind } from '../core/events.js';
+import { expectedDowntime, skippedEsrs } from '../core/upgrade/rollback.js';
+import type { UpgradeState } from '../core/upgrade/state.js';
+import { inWindow } from '../core/upgrade/validate.js';
+import type { BackupFile } from '../backup/store.js';
+import { dateTime, type Messages } from '../i18n/index.js';
+import type { HistoryEntry } from '../state/history.js';
+import type { StatusReport } from '../status/collect.js';
+
+export interface PlanFacts {
+  kind: Extract<JobKind, 'upgrade' | 'rollback' | 'backup' | 'reindex'>;
+  state?: UpgradeState;
+  newestBackup: BackupFile | undefined;
+  history: HistoryEntry[];
+  requestedBy: string;
+  now: number;
+  /** The PostgreSQL major version the running database holds, when known. */
+  pgMajor?: number;
+}
+
+export function renderPlan(m: Messages, config: Config, f: PlanFacts): string {
+  const s = f.state;
+  const lines = [`#### ${m.plan.title(f.kind, s?.from ?? '', s?.target ?? '')}`, m.plan.requestedBy(f.requestedBy), ''];
+  const rows: Array<[string, string]> = [];
+  const warnings: string[] = [];
+  if (s) {
+    rows.push([m.plan.appImage, `\`${s.app.fromRef}\` → \`${s.app.toRef}\``]);
+    rows.push([m.plan.dbImage, s.db.moves ? `\`${s.db.fromRef}\` → \`${s.db.toRef}\`` : m.plan.dbKept(s.db.fromRef)]);
+    rows.push([m.plan.restarts, s.db.moves ? m.plan.restartsBoth(s.app.container, s.db.container, config.db.stopTimeoutS) : m.plan.restartsApp(s.app.container, s.db.container)]);
+    if (s.db.moves) warnings.push(m.plan.warnDbRestarts);
+    const esrs = skippedEsrs(s.from, s.target);
+    if (s.kind === 'upgrade' && esrs.length > 0) warnings.push(m.plan.warnEsr(esrs.at(-1)!));
+    if (s.kind === 'upgrade' && parseVersion(s.target).major > parseVersion(s.from).major) warnings.push(m.plan.warnMajor(s.from, s.target));
+    if (s.db.moves) warnings.push(m.plan.warnPostgresCheck);
+    if (f.pgMajor !== undefined && f.pgMajor < 13 && compareVersions(s.target, '10.6.0') >= 0) warnings.push(m.plan.warnPostgres13(f.pgMajor));
+    if (s.restoreDump) rows.push([m.plan.database, m.plan.rollbackNote(basename(s.restoreDump))]);
+    else if (s.kind === 'rollback') rows.push([m.plan.database, m.plan.rollbackNote()]);
+  } else if (f.kind === 'backup') {
+    rows.push([m.plan.steps, m.plan.backupNote(config.db.name, config.backup.dir, config.backup.keep)]);
+    rows.push([m.plan.restarts, m.plan.noRestart]);
+  } else if (f.kind === 'reindex') {
+    rows.push([m.plan.steps, m.plan.reindexNote(config.db.name)]);
+    rows.push([m.plan.restarts, m.plan.noRestart]);
+  }
+  const b = f.newestBackup;
+  const age = b ? formatDuration(Math.max(0, f.now - b.createdAt.getTime())) : undefined;
+  rows.push([m.plan.lastBackup, b ? m.plan.backupAge(b.name, age!) : m.plan.noBackup]);
+  if (b && f.now - b.createdAt.getTime() > config.backup.maxAgeMs) warnings.push(m.plan.warnBackupOld(age!));
+  if (s) {
+    const w = config.upgrade.maintenanceWindow;
+    if (inWindow(w, new Date(f.now), config.upgrade.timeZone)) rows.push([m.plan.window, m.plan.windowInside(w.text, config.upgrade.timeZone)]);
+    const expected = expectedDowntime(f.history);
+    rows.push([m.plan.downtime, expected ? m.plan.downtimeFrom(formatDuration(expected.ms), expected.samples) : m.plan.downtimeUnknown]);
+    if (s.kind === 'upgrade') rows.push([m.plan.changelog, s.changelog]);
+  } else {
+    rows.push([m.plan.downtime, m.plan.downtimeNone]);
+  }
+  lines.push('| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v.replace(/\|/g, '\\|')} |`));
+  if (warnings.length > 0) lines.push('', `**${m.plan.warnings}**`, ...warnings.map((w) => `- :warning: ${w}`));
+  return lines.join('\n');
+}
+
+/** The compact status table for `/upgrade status` (ephemeral). */
+export function renderStatus(m: Messages, r: StatusReport, timeZone: string, now: number): string {
+  const t = m.status;
+  const cell = (v: string | null | undefined): string => (v ? `\`${v}\`` : '—');
+  const rows = [
+    `| ${t.service} | ${t.container} | ${t.state} | ${t.health} | ${t.running} | ${t.pinned} | ${t.version} |`,
+    '|---|---|---|---|---|---|---|',
+    ...[r.app, r.db].map((s) => {
+      const health = s === r.db ? (r.db.ready ? t.ready : t.notReady) : s.health === 'none' ? (r.app.server.pingOk ? 'ping OK' : 'ping ✗') : s.health;
+      return `| ${s.service} | ${cell(s.container)} | ${s.state}${s.restartCount > 0 ? ` (${s.restartCount}×)` : ''} | ${health} | ${cell(s.tag)} | ${cell(s.composeTag)} | ${s.version ?? '—'} |`;
+    }),
+  ];
+  const server = r.app.server;
+  const facts: Array<[string, string]> = [
+    [t.server, server.reachable ? t.serverLine(server.version ?? '?', server.pingOk) : t.unreachable],
+    [t.drift, r.drift.length === 0 ? t.noDrift : r.drift.map((d) => `${d.service}: \`${d.compose}\` ≠ \`${d.container ?? '—'}\``).join(', ')],
+    [t.lastBackup, r.backup.newest ? `\`${basename(r.backup.newest.file)}\`, ${m.ago(formatDuration(r.backup.newest.ageSeconds * 1000))}` : t.noBackupIn(r.backup.dir)],
+    [t.upD, r.composeWouldRecreate.length === 0 ? t.upDNothing : t.upDRecreate(r.composeWouldRecreate.map((x) => `\`${x.container}\``).join(', '))],
+    [t.job, r.job ? t.jobLine(m.kind[r.job.kind as JobKind] ?? r.job.kind, r.job.owner, r.job.step ?? '—') : t.noJob],
+    [
+      t.lastJobs,
+      r.history.length === 0
+        ? t.none
+        : r.history
+            .slice(-3)
+            .reverse()
+            .map((h) => `${dateTime(m, Date.parse(h.finishedAt), timeZone)} ${m.kind[h.kind as JobKind] ?? h.kind}${h.from && h.to ? ` ${h.from} → ${h.to}` : ''} (${h.owner}) : ${t.outcome[h.outcome] ?? h.outcome}`)
+            .join('<br>'),
+    ],
+    [t.overall, r.healthy ? `✅ ${t.healthy}` : `❌ ${t.notHealthy}`],
+  ];
+  void now;
+  return [...rows, '', '| | |', '|---|---|', ...facts.map(([k, v]) => `| ${k} | ${v} |`)].join('\n');
+}
+
+/** An engine error in the catalogue's words: by its tag, else by its code; otherwise only that something went wrong. */
+export function describeError(m: Messages, err: unknown): string {
+  const e = toBotError(err);
+  const say = e.tag ? m.engine[e.tag.key] : undefined;
+  if (say) return say(e.tag?.params ?? {});
+  return m.engineCode[e.code] ?? m.engineUnknown;
+}

@@ -1,0 +1,183 @@
+/**
+ * `/upgrade …` in chat. The reply to Mattermost goes at once (ephemeral: the refusal and
+ * what to type instead, or "preparing the plan…"); the plan is worked out afterwards and
+ * posted in the channel by the bot, with its buttons; a refusal found while planning reaches
+ * the person who asked through the command's response_url. Confirmations are in
+ * decisions.ts; everything posted goes through the outbox.
+ */
+import { randomBytes } from 'node:crypto';
+import { formatDuration } from '../config/parse.js';
+import { readJobLock } from '../state/job-lock.js';
+import { responsePath } from '../mattermost/client.js';
+import { Decisions } from './decisions.js';
+import { ephemeral, type ActionReply, type ActionRequest, type ChatDeps, type SlashReply, type SlashRequest } from './deps.js';
+import { parseCommand, type ChatCommand } from './parse.js';
+import type { Pending } from './pending.js';
+import type { PlanRequest } from './planner.js';
+import { describeError, renderPlan, renderStatus } from './render.js';
+import { signContext, newNonce } from './verify.js';
+import { lockHeldText } from './words.js';
+
+/** How long `/upgrade status` may take before its answer goes through the response_url instead. */
+const STATUS_INLINE_MS = 2_500;
+/** A response_url is valid 30 minutes; what is older is not sent. */
+const RESPONSE_URL_TTL_MS = 29 * 60_000;
+
+type JobCommand = Extract<ChatCommand, { kind: 'upgrade' | 'rollback' | 'backup' | 'reindex' }>;
+
+export class ChatService {
+  private planning: { user: string } | undefined;
+  private stopping = false;
+  private readonly background = new Set<Promise<unknown>>();
+  readonly decisions: Decisions;
+
+  constructor(private readonly d: ChatDeps) {
+    this.decisions = new Decisions(d, (p) => this.track(p));
+  }
+
+  start(): void {
+    this.decisions.start();
+  }
+
+  /** No command is taken any more; waits (up to `graceMs`) for the answers already under way. */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    this.decisions.stop();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.background]), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+  }
+
+  get isStopping(): boolean {
+    return this.stopping;
+  }
+
+  async command(req: SlashRequest): Promise<SlashReply> {
+    const m = this.d.messages;
+    const trigger = req.command || '/upgrade';
+    const cmd = parseCommand(req.text);
+    switch (cmd.kind) {
+      case 'help':
+        return ephemeral(m.help(trigger));
+      case 'status':
+        return this.status(req);
+      case 'refuse':
+        return ephemeral(refusal(m, trigger, cmd));
+    }
+    if (this.stopping) return ephemeral(m.refuse.stopping);
+    let who: { allowed: boolean; username: string };
+    try {
+      who = await this.d.authorizer.check(req.userId);
+    } catch (err) {
+      this.d.log.warn('chat: could not look up the user who typed a command', { userId: req.userId, error: (err as Error).message });
+      return ephemeral(m.refuse.cannotCheckUser);
+    }
+    if (!who.allowed) return ephemeral(m.refuse.notAllowed(who.username));
+    if (cmd.kind === 'cancel') return this.decisions.cancel(who.username, trigger);
+    const holder = await readJobLock(this.d.config.bot.stateDir);
+    if (holder?.alive) return ephemeral(lockHeldText(m, holder, this.d.config.upgrade.timeZone));
+    if (this.planning) return ephemeral(m.refuse.planning(this.planning.user));
+    const waiting = await this.d.pending.waiting(this.d.now());
+    if (waiting) return ephemeral(m.refuse.pending(waiting.title, waiting.userName, trigger));
+    this.planning = { user: who.username };
+    this.track(this.planAndPost(cmd, req, who.username).finally(() => (this.planning = undefined)));
+    return ephemeral(m.ack.planning(cmd.kind === 'upgrade' ? m.what.upgrade(cmd.version) : m.what[cmd.kind]));
+  }
+
+  action(req: ActionRequest): Promise<ActionReply> {
+    if (this.stopping) return Promise.resolve({ ephemeral_text: this.d.messages.refuse.stopping });
+    return this.decisions.action(req);
+  }
+
+  private async status(req: SlashRequest): Promise<SlashReply> {
+    const { messages: m, config } = this.d;
+    const work = this.d
+      .status()
+      .then((report) => renderStatus(m, report, config.upgrade.timeZone, this.d.now()))
+      .catch((err: unknown) => {
+        this.d.log.warn('chat: status failed', { error: (err as Error).message });
+        return m.status.failed;
+      });
+    let timer: NodeJS.Timeout | undefined;
+    const quick = await Promise.race([work, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), STATUS_INLINE_MS)))]);
+    clearTimeout(timer);
+    if (quick !== undefined) return ephemeral(quick);
+    this.track(work.then((text) => this.respond(req, text)));
+    return ephemeral(m.ack.checking);
+  }
+
+  private async planAndPost(cmd: JobCommand, req: SlashRequest, username: string): Promise<void> {
+    const { messages: m, config } = this.d;
+    const request: PlanRequest = { kind: cmd.kind, ...(cmd.kind === 'upgrade' ? { target: cmd.version } : {}), ...(cmd.kind === 'rollback' ? { withDb: cmd.withDb } : {}) };
+    try {
+      const facts = await this.d.planner.plan(request, username);
+      const now = this.d.now();
+      const id = `${now.toString(36)}${randomBytes(6).toString('hex')}`;
+      const message = renderPlan(m, config, facts);
+      const s = facts.state;
+      const pending: Pending = {
+        id,
+        kind: cmd.kind,
+        ...(s ? { target: s.target, from: s.from } : {}),
+        ...(request.withDb ? { withDb: true } : {}),
+        title: s ? `${m.kind[cmd.kind]} ${s.from} → ${s.target}` : m.kind[cmd.kind],
+        channelId: req.channelId,
+        userId: req.userId,
+        userName: username,
+        createdAt: now,
+        expiresAt: now + config.bot.confirmTtlMs,
+        nonce: newNonce(),
+        message,
+        postKey: `plan:${id}`,
+      };
+      await this.d.pending.put(pending);
+      await this.d.outbox.enqueue({ kind: 'create', key: pending.postKey, channel: { id: req.channelId }, message, props: { attachments: [this.buttons(pending)] } });
+    } catch (err) {
+      this.d.log.info('chat: request refused while planning', { kind: cmd.kind, by: username, reason: (err as Error).message });
+      await this.respond(req, describeError(m, err));
+    }
+  }
+
+  /** The attachment with the two buttons; each carries its own signed context. */
+  private buttons(p: Pending): Record<string, unknown> {
+    const { messages: m, config } = this.d;
+    const url = `${config.bot.publicUrl}/mattermost/action`;
+    const button = (action: 'confirm' | 'cancel') => ({
+      id: action,
+      type: 'button',
+      name: action === 'confirm' ? m.plan.confirm[p.kind] : m.plan.cancel,
+      style: action === 'confirm' ? 'primary' : 'default',
+      integration: { url, context: signContext(config.bot.secret!, { job: p.id, action, exp: p.expiresAt, nonce: p.nonce }) },
+    });
+    return { fallback: p.title, color: '#1c58d9', text: m.plan.validity(formatDuration(config.bot.confirmTtlMs)), actions: [button('confirm'), button('cancel')] };
+  }
+
+  /** An ephemeral answer after the fact, through the command's response_url (sent to MM_URL). */
+  private async respond(req: SlashRequest, text: string): Promise<void> {
+    const path = responsePath(req.responseUrl);
+    const key = `respond:${randomBytes(6).toString('hex')}`;
+    if (path) await this.d.outbox.enqueue({ kind: 'respond', key, path, body: { response_type: 'ephemeral', text }, expiresAt: this.d.now() + RESPONSE_URL_TTL_MS });
+    else await this.d.outbox.enqueue({ kind: 'create', key, channel: { id: req.channelId }, message: text });
+  }
+
+  private track(p: Promise<unknown>): void {
+    const tracked = p.catch((err: unknown) => this.d.log.error('chat: background work failed', { error: (err as Error).message }));
+    this.background.add(tracked);
+    void tracked.finally(() => this.background.delete(tracked));
+  }
+}
+
+function refusal(m: ChatDeps['messages'], trigger: string, cmd: Extract<ChatCommand, { kind: 'refuse' }>): string {
+  switch (cmd.reason) {
+    case 'badVersion':
+      return m.refuse.badVersion(cmd.input, trigger, cmd.suggestion);
+    case 'latest':
+      return m.refuse.latest(trigger);
+    case 'scheduleLater':
+      return m.refuse.scheduleLater(trigger, cmd.version);
+    case 'notYet':
+      return m.refuse.notYet(cmd.what);
+    case 'extra':
+      return m.refuse.extra(trigger, cmd.text);
+  }
+}

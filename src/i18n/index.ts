@@ -1,0 +1,30 @@
+/** The chat catalogue for a locale, chosen once at start. */
+import type { Locale } from '../config/index.js';
+import { en, type Messages } from './en.js';
+import { fr } from './fr.js';
+
+export type { Messages, Params } from './en.js';
+
+export function messagesFor(locale: Locale): Messages {
+  return locale === 'fr' ? fr : en;
+}
+
+/** A clock time for people, in the configured zone: `14:02`. */
+export function clockTime(m: Messages, at: Date | number, timeZone: string): string {
+  return new Intl.DateTimeFormat(m.dateLocale, { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(at);
+}
+
+/** A date and time for people: `25/11/2026 03:01`. */
+export function dateTime(m: Messages, at: Date | number, timeZone: string): string {
+  return new Intl.DateTimeFormat(m.dateLocale, { timeZone, dateStyle: 'short', timeStyle: 'short', hourCycle: 'h23' }).format(at);
+}
+
+/** `chat:alice` → `@alice`; `cli:ana` → `ana (command line on the host)`; `schedule:nightly` → `the schedule "nightly"`. */
+export function ownerName(m: Messages, owner: string): string {
+  const [via, ...rest] = owner.split(':');
+  const name = rest.join(':');
+  if (via === 'chat') return `@${name}`;
+  if (via === 'cli') return m.owner.cli(name);
+  if (via === 'schedule') return m.owner.schedule(name);
+  return owner;
+}

@@ -1,0 +1,298 @@
+/**
+ * The persistent outbox: every post, patch and late slash reply the bot sends goes through
+ * it, because an upgrade stops Mattermost itself. One file per message in
+ * `STATE_DIR/outbox/`, named so that they sort in the order they were written; delivery is
+ * in that order, a patch only after its post was created, and of several patches of the same
+ * post only the newest is sent. A message that cannot be delivered now stays on disk and is
+ * retried with backoff, by this process or the next one (`serve`, or the next CLI run). One
+ * process delivers at a time (`outbox/deliver.lock`); any process may add.
+ */
+import { mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { holderAlive } from '../state/job-lock.js';
+import { ChatApiError, type ChatApi } from './client.js';
+
+/** Where a post goes: a channel id, or a channel name in the bot's team. */
+export type ChannelRef = { id: string } | { name: string };
+
+export type OutboxMessage =
+  | { kind: 'create'; key: string; channel: ChannelRef; message: string; props?: Record<string, unknown> }
+  | { kind: 'patch'; key: string; message: string; props?: Record<string, unknown> }
+  /** A late answer to a slash command, through its response_url (path only: sent to MM_URL). */
+  | { kind: 'respond'; key: string; path: string; body: Record<string, unknown>; expiresAt: number };
+
+interface Stored {
+  file: string;
+  item: OutboxMessage;
+}
+
+export interface OutboxLog {
+  warn(message: string, meta?: Record<string, unknown>): void;
+  info(message: string, meta?: Record<string, unknown>): void;
+  debug(message: string, meta?: Record<string, unknown>): void;
+}
+
+export interface OutboxDeps {
+  stateDir: string;
+  api: ChatApi | undefined;
+  team: string | undefined;
+  log: OutboxLog;
+  /** Backoff between delivery attempts while Mattermost does not answer: 1 s doubling to this. */
+  maxBackoffMs?: number;
+  now?: () => number;
+}
+
+export interface FlushResult {
+  delivered: number;
+  pending: number;
+  /** Why the last attempt stopped, when messages are left. */
+  error?: string;
+}
+
+/** Keys of posts older than this are forgotten: nothing patches a month-old post. */
+const KEEP_KEYS_MS = 30 * 24 * 3600_000;
+const NAME = /^\d{15}-\d{7}-\d{6}\.json$/;
+
+let sequence = 0;
+
+export class Outbox {
+  private readonly dir: string;
+  private readonly now: () => number;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private backoffMs = 0;
+  private stalledSince: number | undefined;
+  private flushing: Promise<FlushResult> | undefined;
+  private readonly channelIds = new Map<string, string>();
+
+  constructor(private readonly deps: OutboxDeps) {
+    this.dir = join(deps.stateDir, 'outbox');
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Writes the message to disk (fsync, atomic rename) and wakes the delivery loop. */
+  async enqueue(item: OutboxMessage): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const name = `${this.now().toString().padStart(15, '0')}-${String(process.pid).padStart(7, '0')}-${String(++sequence % 1e6).padStart(6, '0')}.json`;
+    await writeDurably(join(this.dir, name), JSON.stringify(item));
+    if (this.running && this.backoffMs === 0) this.schedule(0);
+  }
+
+  /** Keeps delivering in the background until stop(). */
+  start(): void {
+    this.running = true;
+    this.schedule(0);
+  }
+
+  stop(): void {
+    this.running = false;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** How many messages wait on disk. */
+  async pending(): Promise<number> {
+    return (await this.list()).length;
+  }
+
+  /** Whether a post with this key was created, or waits to be. */
+  async knows(key: string): Promise<boolean> {
+    if ((await this.readPosts())[key]) return true;
+    return (await this.list()).some((s) => s.item.kind === 'create' && s.item.key === key);
+  }
+
+  /** Delivers what it can until nothing is left or `deadline` (epoch ms) passes; returns what is left. */
+  async drain(deadline: number): Promise<number> {
+    let backoff = 250;
+    for (;;) {
+      const r = await this.flush();
+      if (r.pending === 0 || Date.now() + backoff > deadline) return r.pending;
+      await new Promise((resolve) => setTimeout(resolve, backoff));
+      backoff = Math.min(backoff * 2, 2_000);
+    }
+  }
+
+  /** One delivery pass, in order, stopping at the first message Mattermost cannot take now. */
+  flush(): Promise<FlushResult> {
+    this.flushing ??= this.flushOnce().finally(() => (this.flushing = undefined));
+    return this.flushing;
+  }
+
+  private schedule(ms: number): void {
+    if (!this.running) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      void this.flush().then(
+        (r) => this.afterFlush(r),
+        (err: unknown) => this.afterFlush({ delivered: 0, pending: 1, error: (err as Error).message }),
+      );
+    }, ms);
+    this.timer.unref?.();
+  }
+
+  private afterFlush(r: FlushResult): void {
+    if (r.pending === 0 || !r.error) {
+      if (this.stalledSince !== undefined) {
+        this.deps.log.info('outbox: Mattermost answers again; held messages delivered', { heldForMs: this.now() - this.stalledSince, delivered: r.delivered });
+      }
+      this.stalledSince = undefined;
+      this.backoffMs = 0;
+      if (r.pending > 0) this.schedule(0);
+      return;
+    }
+    if (this.stalledSince === undefined) {
+      this.stalledSince = this.now();
+      this.deps.log.warn('outbox: Mattermost does not take messages now; they are kept and retried', { pending: r.pending, error: r.error });
+    }
+    this.backoffMs = Math.min(this.backoffMs === 0 ? 1_000 : this.backoffMs * 2, this.deps.maxBackoffMs ?? 30_000);
+    this.deps.log.debug('outbox: retrying later', { pending: r.pending, retryInMs: this.backoffMs, error: r.error });
+    this.schedule(this.backoffMs);
+  }
+
+  private async flushOnce(): Promise<FlushResult> {
+    const api = this.deps.api;
+    if (!api) return { delivered: 0, pending: await this.pending(), error: 'no MM_BOT_TOKEN: chat messages are kept' };
+    if (!(await this.lock())) return { delivered: 0, pending: await this.pending(), error: 'another process is delivering' };
+    let delivered = 0;
+    try {
+      const posts = await this.readPosts();
+      for (;;) {
+        const items = await this.list();
+        const head = items[0];
+        if (!head) return { delivered, pending: 0 };
+        try {
+          await this.deliver(api, head, items, posts);
+          delivered++;
+        } catch (err) {
+          if (err instanceof ChatApiError && !err.transient) {
+            // Mattermost refused it for good (400, 403, 404): keep it aside for a person, go on.
+            this.deps.log.warn('outbox: Mattermost refused a message; it is kept in outbox/refused/', { key: head.item.key, error: err.message });
+            await mkdir(join(this.dir, 'refused'), { recursive: true, mode: 0o700 });
+            await rename(head.file, join(this.dir, 'refused', head.file.slice(this.dir.length + 1)));
+            continue;
+          }
+          return { delivered, pending: items.length, error: (err as Error).message };
+        }
+      }
+    } finally {
+      await unlink(this.lockFile()).catch(() => undefined);
+    }
+  }
+
+  private async deliver(api: ChatApi, head: Stored, items: Stored[], posts: Record<string, { id: string; at: number }>): Promise<void> {
+    const item = head.item;
+    const samePatches = (key: string): Stored[] => items.filter((s) => s.item.kind === 'patch' && s.item.key === key);
+    if (item.kind === 'respond') {
+      if (item.expiresAt > this.now()) await api.respond(item.path, item.body);
+      else this.deps.log.warn('outbox: a slash-command reply expired before Mattermost could take it; dropped', { key: item.key });
+      await this.remove([head]);
+      return;
+    }
+    // Newer patches of the same post make this one (and a create's first text) obsolete.
+    const newest = samePatches(item.key).at(-1);
+    if (item.kind === 'create') {
+      const content = (newest ?? head).item as Extract<OutboxMessage, { kind: 'create' | 'patch' }>;
+      const post = await api.createPost({
+        channel_id: await this.channelId(api, item.channel),
+        message: content.message,
+        ...(content.props ? { props: content.props } : {}),
+      });
+      posts[item.key] = { id: post.id, at: this.now() };
+      for (const [k, v] of Object.entries(posts)) if (v.at + KEEP_KEYS_MS < this.now()) delete posts[k];
+      await writeDurably(this.postsFile(), JSON.stringify(posts));
+      await this.remove([head, ...samePatches(item.key)]);
+      return;
+    }
+    const id = posts[item.key]?.id;
+    if (id === undefined) {
+      this.deps.log.warn('outbox: a patch for a post that was never created is dropped', { key: item.key });
+    } else if (newest) {
+      const last = newest.item as Extract<OutboxMessage, { kind: 'patch' }>;
+      await api.patchPost(id, { message: last.message, ...(last.props ? { props: last.props } : {}) });
+    }
+    await this.remove(samePatches(item.key).filter((s) => s.file <= (newest ?? head).file));
+  }
+
+  private async channelId(api: ChatApi, ref: ChannelRef): Promise<string> {
+    if ('id' in ref) return ref.id;
+    const cached = this.channelIds.get(ref.name);
+    if (cached) return cached;
+    if (!this.deps.team) throw new ChatApiError(`cannot find channel ${ref.name}: MM_TEAM is not set`, 400, undefined, false);
+    const channel = await api.channel(this.deps.team, ref.name);
+    this.channelIds.set(ref.name, channel.id);
+    return channel.id;
+  }
+
+  private async list(): Promise<Stored[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const out: Stored[] = [];
+    for (const name of names.filter((n) => NAME.test(n)).sort()) {
+      const file = join(this.dir, name);
+      try {
+        out.push({ file, item: JSON.parse(await readFile(file, 'utf8')) as OutboxMessage });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.deps.log.warn('outbox: an unreadable message is skipped', { file });
+      }
+    }
+    return out;
+  }
+
+  private async remove(items: Stored[]): Promise<void> {
+    for (const s of items) await unlink(s.file).catch(() => undefined);
+  }
+
+  private postsFile(): string {
+    return join(this.dir, 'posts.json');
+  }
+
+  private lockFile(): string {
+    return join(this.dir, 'deliver.lock');
+  }
+
+  /** The bot's keys → Mattermost post ids, for patches. */
+  private async readPosts(): Promise<Record<string, { id: string; at: number }>> {
+    try {
+      return JSON.parse(await readFile(this.postsFile(), 'utf8')) as Record<string, { id: string; at: number }>;
+    } catch {
+      return {};
+    }
+  }
+
+  private async lock(): Promise<boolean> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const mine = JSON.stringify({ pid: process.pid, hostname: hostname() });
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const h = await open(this.lockFile(), 'wx', 0o600);
+        await h.writeFile(mine);
+        await h.close();
+        return true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const holder = await readFile(this.lockFile(), 'utf8').then((t) => JSON.parse(t) as { pid: number; hostname: string }, () => undefined);
+        if (holder && holder.pid !== process.pid && holderAlive({ pid: holder.pid, hostname: holder.hostname, pidStart: undefined })) return false;
+        await unlink(this.lockFile()).catch(() => undefined);
+      }
+    }
+    return false;
+  }
+}
+
+async function writeDurably(path: string, text: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  const h = await open(tmp, 'w', 0o600);
+  try {
+    await h.writeFile(text);
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+  await rename(tmp, path);
+}

@@ -1,0 +1,80 @@
+/**
+ * A finished job in chat: the result post for the channel that asked (outcome, downtime,
+ * the log check, the backup, what was rolled back, the commands for a human), and the
+ * announcement for the team.
+ */
+import { basename } from 'node:path';
+import { formatDuration } from '../config/parse.js';
+import type { JobResult } from '../core/events.js';
+import { dateTime, type Messages } from '../i18n/index.js';
+import { stepTitle, type ProgressModel } from './progress.js';
+
+const MAX_LOG_LINES = 12;
+const MAX_LOG_LINE = 240;
+
+export function renderResult(m: Messages, result: JobResult, model: ProgressModel, timeZone: string): string {
+  const { job, details } = result;
+  const from = str(details.from) ?? job.subject?.from ?? '';
+  const to = str(details.to) ?? job.subject?.to ?? '';
+  const title =
+    result.outcome === 'succeeded'
+      ? m.result.succeeded[job.kind](to)
+      : result.outcome === 'rolled-back'
+        ? m.result.rolledBack(job.kind, job.kind === 'upgrade' || job.kind === 'rollback' ? from : '')
+        : result.outcome === 'refused'
+          ? m.result.refused(job.kind)
+          : m.result.humanNeeded(job.kind);
+  const lines = [`#### ${title}`];
+  if (details.recovered === true) lines.push(m.result.recovered(job.title, job.owner));
+  const rows: Array<[string, string]> = [];
+  if (result.outcome !== 'succeeded' && model.failedStep) {
+    const planned = model.steps.find((s) => s.id === model.failedStep);
+    rows.push([m.result.failedStep, stepTitle(m, model.failedStep, planned?.title ?? model.failedStep)]);
+  }
+  if (result.outcome === 'rolled-back' && (job.kind === 'upgrade' || job.kind === 'rollback') && from) rows.push([m.result.serving, from]);
+  if (typeof details.downtimeMs === 'number') rows.push([m.result.downtime, formatDuration(details.downtimeMs)]);
+  const logLines = Array.isArray(details.logLines) ? details.logLines.map(String) : [];
+  if (job.kind === 'upgrade' || job.kind === 'rollback') rows.push([m.result.logCheck, logLines.length === 0 ? m.result.noErrorLine : m.result.errorLines(logLines.length)]);
+  const backup = str(details.backup);
+  if (backup) rows.push([m.result.backup, `\`${basename(backup)}\``]);
+  const at = str(details.restoreLoses)?.match(/\d{4}-\d\d-\d\dT[\d:.]+Z/)?.[0];
+  if (at && result.outcome === 'succeeded') rows.push([m.result.restoreLoses, m.result.restoreLosesValue(dateTime(m, Date.parse(at), timeZone))]);
+  if (typeof details.reindexMs === 'number') rows.push([m.result.reindexTook, formatDuration(details.reindexMs)]);
+  rows.push([m.result.took, formatDuration(result.durationMs)]);
+  const changelog = str(details.changelog);
+  if (changelog && result.outcome === 'succeeded') rows.push([m.result.changelog, changelog]);
+  lines.push('', '| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v.replace(/\|/g, '\\|')} |`));
+
+  if (model.rollbackLines.length > 0 && result.outcome !== 'succeeded') {
+    lines.push('', `**${m.result.rolledBackWhat}**`, ...model.rollbackLines.map((l) => `- ${l}`));
+  }
+  if (logLines.length > 0) {
+    const shown = logLines.slice(-MAX_LOG_LINES).map((l) => (l.length > MAX_LOG_LINE ? `${l.slice(0, MAX_LOG_LINE - 1)}…` : l));
+    lines.push('', `**${m.result.logLines}**`, '```', ...shown.map((l) => l.replace(/```/g, "'''")), '```');
+  }
+  if (result.outcome === 'human-needed') {
+    lines.push('', `**${m.result.manual}**`);
+    if (result.manualSteps.length === 0) lines.push(m.result.noManual);
+    else lines.push('```sh', ...result.manualSteps, '```');
+  }
+  return lines.join('\n');
+}
+
+/** The team's announcement, or undefined when the job is not worth one. */
+export function renderAnnouncement(m: Messages, result: JobResult, timeZone: string): string | undefined {
+  if (result.outcome !== 'succeeded') return undefined;
+  const d = result.details;
+  const to = str(d.to) ?? result.job.subject?.to;
+  if (result.job.kind === 'upgrade' && to) return m.announce.upgraded(to, str(d.changelog) ?? '');
+  if (result.job.kind === 'rollback' && to) return m.announce.rolledBack(to);
+  if (result.job.kind === 'restore') {
+    const at = /(\d{8}T\d{6}Z)/.exec(String(d.restored ?? result.job.subject?.dump ?? ''))?.[1];
+    const when = at ? Date.parse(`${at.slice(0, 4)}-${at.slice(4, 6)}-${at.slice(6, 8)}T${at.slice(9, 11)}:${at.slice(11, 13)}:${at.slice(13, 15)}Z`) : undefined;
+    return m.announce.restored(when === undefined ? `\`${basename(String(d.restored ?? ''))}\`` : dateTime(m, when, timeZone));
+  }
+  return undefined;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
