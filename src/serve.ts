@@ -88,13 +88,13 @@ export async function serve(ctx: AppContext, opts: ServeOptions = {}): Promise<n
       process.exit(130);
     });
   }
-  await service.stop(2_000);
+  await service.stop(1_000);
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
-  await engine.runner.halt(opts.stepGraceMs ?? 5_000);
+  await engine.runner.halt(opts.stepGraceMs ?? 4_000);
   await hub.settled();
   chat.outbox.stop();
-  const left = await chat.outbox.drain(Date.now() + (opts.flushMs ?? 5_000));
+  const left = await chat.outbox.drain(Date.now() + (opts.flushMs ?? 3_000));
   server.closeAllConnections();
   await closed;
   log.info('serve: stopped', { jobInterrupted: engine.runner.busy > 0, chatMessagesLeft: left });

@@ -12,7 +12,7 @@ import { expectedDowntime, skippedEsrs } from '../core/upgrade/rollback.js';
 import type { UpgradeState } from '../core/upgrade/state.js';
 import { inWindow } from '../core/upgrade/validate.js';
 import type { BackupFile } from '../backup/store.js';
-import { dateTime, type Messages } from '../i18n/index.js';
+import { dateTime, ownerName, type Messages } from '../i18n/index.js';
 import type { HistoryEntry } from '../state/history.js';
 import type { StatusReport } from '../status/collect.js';
 
@@ -77,8 +77,8 @@ export function renderStatus(m: Messages, r: StatusReport, timeZone: string, now
     `| ${t.service} | ${t.container} | ${t.state} | ${t.health} | ${t.running} | ${t.pinned} | ${t.version} |`,
     '|---|---|---|---|---|---|---|',
     ...[r.app, r.db].map((s) => {
-      const health = s === r.db ? (r.db.ready ? t.ready : t.notReady) : s.health === 'none' ? (r.app.server.pingOk ? 'ping OK' : 'ping ✗') : s.health;
-      return `| ${s.service} | ${cell(s.container)} | ${s.state}${s.restartCount > 0 ? ` (${s.restartCount}×)` : ''} | ${health} | ${cell(s.tag)} | ${cell(s.composeTag)} | ${s.version ?? '—'} |`;
+      const health = s === r.db ? (r.db.ready ? t.ready : t.notReady) : s.health === 'none' ? (r.app.server.pingOk ? 'ping OK' : 'ping ✗') : (t.healths[s.health] ?? s.health);
+      return `| ${s.service} | ${cell(s.container)} | ${t.states[s.state] ?? s.state}${s.restartCount > 0 ? ` (${s.restartCount}×)` : ''} | ${health} | ${cell(s.tag)} | ${cell(s.composeTag)} | ${s.version ?? '—'} |`;
     }),
   ];
   const server = r.app.server;
@@ -95,7 +95,7 @@ export function renderStatus(m: Messages, r: StatusReport, timeZone: string, now
         : r.history
             .slice(-3)
             .reverse()
-            .map((h) => `${dateTime(m, Date.parse(h.finishedAt), timeZone)} ${m.kind[h.kind as JobKind] ?? h.kind}${h.from && h.to ? ` ${h.from} → ${h.to}` : ''} (${h.owner}) : ${t.outcome[h.outcome] ?? h.outcome}`)
+            .map((h) => `${dateTime(m, Date.parse(h.finishedAt), timeZone)} ${m.kind[h.kind as JobKind] ?? h.kind}${h.from && h.to ? ` ${h.from} → ${h.to}` : ''} (${ownerName(m, h.owner)})${m.colon}${t.outcome[h.outcome] ?? h.outcome}`)
             .join('<br>'),
     ],
     [t.overall, r.healthy ? `✅ ${t.healthy}` : `❌ ${t.notHealthy}`],

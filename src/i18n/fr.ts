@@ -4,6 +4,9 @@ import type { Messages, Params } from './en.js';
 
 const kindNoun: Record<JobKind, string> = { upgrade: 'Mise à jour', rollback: 'Retour arrière', backup: 'Sauvegarde', restore: 'Restauration', reindex: 'Réindexation', recover: 'Reprise' };
 
+/** Le participe accordé au nom de la tâche : « Mise à jour terminée », « Retour arrière terminé ». */
+const agree = (kind: JobKind, participle: string): string => (kind === 'rollback' ? participle : `${participle}e`);
+
 export const fr: Messages = {
   locale: 'fr',
   dateLocale: 'fr-FR',
@@ -173,7 +176,7 @@ export const fr: Messages = {
 
   progress: {
     title: (kind: JobKind, title: string) => `${kindNoun[kind]} en cours : ${title}`,
-    done: (kind: JobKind, title: string) => `${kindNoun[kind]} terminée : ${title}`,
+    done: (kind: JobKind, title: string) => `${kindNoun[kind]} ${agree(kind, 'terminé')} : ${title}`,
     failed: (kind: JobKind, title: string) => `${kindNoun[kind]} en échec : ${title}`,
     by: (owner: string) => `Lancée par ${owner}.`,
     downtimeSoFar: (d: string) => `Coupure jusqu'ici : ${d}`,
@@ -205,8 +208,9 @@ export const fr: Messages = {
       recover: () => '✅ Tâche interrompue menée à son terme',
     },
     rolledBack: (kind: JobKind, from: string) => `↩️ ${kindNoun[kind]} en échec, tout a été remis comme avant : ${from ? `Mattermost ${from} est en service` : "rien n'a été modifié"}`,
-    refused: (kind: JobKind) => `⛔ ${kindNoun[kind]} refusée : rien n'a été modifié`,
+    refused: (kind: JobKind) => `⛔ ${kindNoun[kind]} ${agree(kind, 'refusé')} : rien n'a été modifié`,
     humanNeeded: (kind: JobKind) => `🆘 ${kindNoun[kind]} en échec et le retour arrière n'a pas abouti : une intervention humaine est nécessaire`,
+    interruptedStep: 'Interrompue pendant',
     failedStep: 'Étape en échec',
     downtime: 'Coupure',
     logCheck: 'Journaux',
@@ -240,6 +244,8 @@ export const fr: Messages = {
     running: 'Tourne en',
     pinned: 'Épinglé',
     version: 'Version',
+    states: { running: 'en marche', exited: 'arrêté', restarting: 'redémarre', created: 'créé', paused: 'en pause', dead: 'mort', removing: 'en suppression', missing: 'absent' },
+    healths: { healthy: 'sain', unhealthy: 'malade', starting: 'démarre' },
     server: 'Serveur',
     serverLine: (v: string, ok: boolean) => `${v}, ping ${ok ? 'OK' : 'en échec'}`,
     unreachable: 'injoignable',
@@ -264,6 +270,7 @@ export const fr: Messages = {
     outcome: { succeeded: 'réussie', 'rolled-back': 'annulée et remise en état', refused: 'refusée', 'human-needed': 'intervention nécessaire' },
   },
 
+  colon: ' : ',
   ago: (d: string) => `il y a ${d}`,
   cancelled: (title: string) => `Annulé : **${title}**. Rien n'a été modifié.`,
   starting: 'démarrage',

@@ -1,5 +1,6 @@
 /** The chat catalogue for a locale, chosen once at start. */
 import type { Locale } from '../config/index.js';
+import type { JobKind } from '../core/events.js';
 import { en, type Messages } from './en.js';
 import { fr } from './fr.js';
 
@@ -27,4 +28,13 @@ export function ownerName(m: Messages, owner: string): string {
   if (via === 'cli') return m.owner.cli(name);
   if (via === 'schedule') return m.owner.schedule(name);
   return owner;
+}
+
+/** A job's title in the catalogue's words, from its kind and its English title (`upgrade 1.0.0 → 1.1.0`). */
+export function jobName(m: Messages, kind: string, title: string): string {
+  const noun = m.kind[kind as JobKind] ?? kind;
+  const move = /(\d+\.\d+\.\d+)\s*→\s*(\d+\.\d+\.\d+)/.exec(title);
+  if (move) return `${noun} ${move[1]} → ${move[2]}`;
+  const file = /\S+\.dump\b/.exec(title);
+  return file ? `${noun} \`${file[0].split('/').at(-1)}\`` : noun;
 }

@@ -6,7 +6,7 @@
 import { basename } from 'node:path';
 import { formatDuration } from '../config/parse.js';
 import type { JobResult } from '../core/events.js';
-import { dateTime, type Messages } from '../i18n/index.js';
+import { dateTime, jobName, ownerName, type Messages } from '../i18n/index.js';
 import { stepTitle, type ProgressModel } from './progress.js';
 
 const MAX_LOG_LINES = 12;
@@ -25,8 +25,10 @@ export function renderResult(m: Messages, result: JobResult, model: ProgressMode
           ? m.result.refused(job.kind)
           : m.result.humanNeeded(job.kind);
   const lines = [`#### ${title}`];
-  if (details.recovered === true) lines.push(m.result.recovered(job.title, job.owner));
+  if (details.recovered === true) lines.push(m.result.recovered(jobName(m, job.kind, job.title), ownerName(m, job.owner)));
   const rows: Array<[string, string]> = [];
+  const interrupted = model.steps.find((s) => s.status === 'interrupted');
+  if (interrupted) rows.push([m.result.interruptedStep, stepTitle(m, interrupted.id, interrupted.title)]);
   if (result.outcome !== 'succeeded' && model.failedStep) {
     const planned = model.steps.find((s) => s.id === model.failedStep);
     rows.push([m.result.failedStep, stepTitle(m, model.failedStep, planned?.title ?? model.failedStep)]);

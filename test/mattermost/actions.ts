@@ -64,7 +64,7 @@ export function actionRoutes(core: Core): Route[] {
         const r = await callIntegration({
           method: 'POST',
           url: action.integration.url,
-          headers: [['Content-Type', 'application/json'], ['Accept', 'application/json']],
+          headers: [['Accept', 'application/json'], ['Content-Type', 'application/json']],
           body,
           timeoutMs: settings.outgoingTimeoutMs,
           allowedUntrusted: settings.allowedUntrusted,
@@ -91,9 +91,12 @@ export function actionRoutes(core: Core): Route[] {
         await core.mutex.run(async () => {
           const current = (await core.store.get<Post>('post', post.id))!;
           let props: Record<string, unknown>;
-          if (u.props === undefined || u.props === null || typeof u.props !== 'object') props = current.props;
+          const given = u.props !== undefined && u.props !== null && typeof u.props === 'object';
+          // An update without props: 5.x keeps only the retained props (the buttons go);
+          // 9.x and later keep the original props whole (the buttons stay).
+          if (!given && settings.flavour === 'current') props = current.props;
           else {
-            props = { ...(u.props as Record<string, unknown>) };
+            props = { ...((given ? u.props : {}) as Record<string, unknown>) };
             if (Array.isArray(props.attachments) && props.attachments.length === 0) props.attachments = null;
             for (const key of RETAINED) {
               if (key in current.props) props[key] = current.props[key];

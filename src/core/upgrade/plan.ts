@@ -109,10 +109,17 @@ export function upgradeSteps(deps: EngineDeps): Step<S>[] {
     {
       id: 'switch',
       title: 'Switch to the new images (downtime)',
-      run: async (ctx) =>
-        switchImages(deps, ctx.state, (m) => ctx.progress(m), async (previous) => {
-          await ctx.registerUndo('restore-previous', previous);
-        }),
+      run: async (ctx) => {
+        try {
+          return await switchImages(deps, ctx.state, (m) => ctx.progress(m), async (previous) => {
+            await ctx.registerUndo('restore-previous', previous);
+          });
+        } catch (err) {
+          // The lines that say why go into the report (chat quotes them).
+          if (err instanceof ServiceFailedError) ctx.state.logLines.push(...err.logLines);
+          throw err;
+        }
+      },
     },
     {
       id: 'verify',

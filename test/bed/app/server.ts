@@ -18,6 +18,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { MattermostStandIn } from '../../mattermost/standin.js';
+import { PgStore } from './pg-store.js';
 
 const { Client, Pool } = pg;
 
@@ -318,7 +320,19 @@ function readBody(req: IncomingMessage, limit = 1 << 20): Promise<string> {
   });
 }
 
-function createApi(pool: pg.Pool, config: Config): Server {
+/** The Mattermost API stand-in (test/mattermost), configured like a real server from MM_* variables. */
+function createStandIn(pool: pg.Pool, config: Config, env: NodeJS.ProcessEnv): MattermostStandIn {
+  const flavour = env.MM_TEST_FLAVOUR === 'current' ? 'current' : '5';
+  const timeoutS = Number(env.MM_SERVICESETTINGS_OUTGOINGINTEGRATIONREQUESTSTIMEOUT || 30);
+  return new MattermostStandIn(new PgStore(pool), {
+    flavour,
+    siteUrl: env.MM_SERVICESETTINGS_SITEURL || `http://127.0.0.1:${config.listenPort}`,
+    allowedUntrusted: env.MM_SERVICESETTINGS_ALLOWEDUNTRUSTEDINTERNALCONNECTIONS ?? '',
+    outgoingTimeoutMs: timeoutS * 1_000,
+  });
+}
+
+function createApi(pool: pg.Pool, config: Config, standIn: MattermostStandIn): Server {
   const routes: Record<string, (req: IncomingMessage, url: URL) => Promise<[number, unknown]>> = {
     'GET /api/v4/system/ping': async (_req, url) => {
       const databaseOk = await databaseHealthy(pool);
@@ -393,6 +407,15 @@ function createApi(pool: pg.Pool, config: Config): Server {
     res.setHeader('X-Request-Id', requestId);
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const route = routes[`${req.method} ${url.pathname.replace(/\/+$/, '') || '/'}`];
+    if (!route) {
+      void standIn.handle(req, res).then(
+        (handled) => {
+          if (!handled) sendJson(res, 404, { id: 'api.context.404.app_error', message: 'Sorry, we could not find the page.', detailed_error: '', request_id: requestId, status_code: 404 });
+        },
+        (err: unknown) => sendJson(res, 500, { id: 'store.sql.query.app_error', message: 'We encountered an error with the database.', detailed_error: errorText(err), request_id: requestId, status_code: 500 }),
+      );
+      return;
+    }
     const handle = route
       ? route(req, url)
       : Promise.reject(
@@ -475,7 +498,7 @@ async function main(): Promise<void> {
   if (stopping) return;
 
   log('info', 'Starting Server...', 'app/server.go:1163');
-  const server = createApi(pool, config);
+  const server = createApi(pool, config, createStandIn(pool, config, process.env));
   try {
     await listen(server, config.listenPort);
   } catch (err) {

@@ -215,4 +215,74 @@ describe('JobRunner', () => {
     assert.equal(!b.acquired && b.holder.jobId, 'a');
     assert.equal(!b.acquired && b.holder.alive, true);
   });
+
+  it('halts at a journal boundary for a shutdown: the step in flight ends, no further step starts, the next start recovers', async () => {
+    const h = harness();
+    let release: () => void = () => undefined;
+    const inStep = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let started: () => void = () => undefined;
+    const reached = new Promise<void>((resolve) => (started = resolve));
+    const ran: string[] = [];
+    const running = h.runner.run({
+      ...job([
+        step('a', async (c) => {
+          await c.registerUndo('note', 'a');
+          started();
+          await inStep;
+          ran.push('a');
+        }),
+        step('b', async () => void ran.push('b')),
+      ]),
+      replyTo: { channelId: 'chan1' },
+    });
+    void running;
+    await reached;
+    const halting = h.runner.halt(5_000);
+    release();
+    await halting;
+    assert.deepEqual(ran, ['a'], 'step a finished, step b never started');
+    assert.equal(h.runner.busy, 1, 'the job is parked, not finished');
+    await assert.rejects(h.runner.run(job([])), /the bot is stopping/);
+    const file = join(h.stateDir, 'jobs', readdirSync(join(h.stateDir, 'jobs'))[0]!);
+    const entries = await readJournal(file);
+    assert.deepEqual(entries.map((e) => e.type), ['job-started', 'step-started', 'undo-registered'], 'parked before step-done: nothing after the boundary');
+    assert.deepEqual((entries[0] as { job: { replyTo?: unknown } }).job.replyTo, { channelId: 'chan1' }, 'where to report it is journaled');
+
+    // The next process: the parked job is taken up, reported as resumed, and undone.
+    const events: EngineEvent[] = [];
+    const undone: string[] = [];
+    const next = new JobRunner({
+      stateDir: h.stateDir,
+      undoHandlers: { note: { describe: () => 'x', run: async (d) => void undone.push(String(d)), manual: () => [] } },
+      emit: (e) => events.push(e),
+    });
+    const lockFile = join(h.stateDir, 'job.lock');
+    const lock = JSON.parse(readFileSync(lockFile, 'utf8')) as { pid: number };
+    writeFileSync(lockFile, JSON.stringify({ ...lock, pid: 999_999_999 }));
+    const [result] = await next.recoverInterrupted();
+    assert.equal(result?.outcome, 'rolled-back');
+    assert.deepEqual(undone, ['a']);
+    const resumed = events.find((e) => e.type === 'job-resumed');
+    assert.ok(resumed && resumed.type === 'job-resumed');
+    assert.deepEqual(resumed.steps.map((s) => s.id), ['a', 'b']);
+    assert.deepEqual(resumed.completed, []);
+    assert.equal(resumed.interrupted, 'a');
+    assert.deepEqual(resumed.job.replyTo, { channelId: 'chan1' });
+  });
+
+  it('halts at once when no job runs', async () => {
+    const h = harness();
+    const t0 = Date.now();
+    await h.runner.halt(10_000);
+    assert.ok(Date.now() - t0 < 1_000);
+  });
+
+  it('keeps a refusal\'s message tag in the result, for interfaces in another language', async () => {
+    const h = harness();
+    const result = await h.runner.run(job([step('a', async () => { throw new BadInputError('1.0.0 is already running', undefined, { key: 'upgrade.same', params: { target: '1.0.0' } }); })]));
+    assert.equal(result.outcome, 'refused');
+    assert.deepEqual(result.reasonTag, { key: 'upgrade.same', params: { target: '1.0.0' } });
+  });
 });
