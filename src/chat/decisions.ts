@@ -105,7 +105,8 @@ export class Decisions {
     }
   }
 
-  private async sweep(): Promise<void> {
+  /** Takes the buttons off plans that expired undecided. */
+  async sweep(): Promise<void> {
     const now = this.d.now();
     for (const p of await this.d.pending.expired(now)) {
       const decided = await this.d.pending.decide(p.id, 'expired', '', now);
