@@ -33,6 +33,8 @@ const KEEP_DECIDED_MS = 7 * 24 * 3600_000;
 export class PendingStore {
   private chain: Promise<unknown> = Promise.resolve();
   private readonly file: string;
+  /** This process is the only writer of the file (`serve`): once read, it is kept in memory. */
+  private cache: Record<string, Pending> | undefined;
 
   constructor(stateDir: string) {
     this.file = join(stateDir, 'chat', 'pending.json');
@@ -74,7 +76,7 @@ export class PendingStore {
 
   private update<T>(change: (all: Record<string, Pending>) => T): Promise<T> {
     const run = async (): Promise<T> => {
-      const all = await this.read();
+      const all = structuredClone(await this.read());
       const out = change(all);
       const now = Date.now();
       for (const [k, p] of Object.entries(all)) if (p.expiresAt + KEEP_DECIDED_MS < now) delete all[k];
@@ -88,6 +90,7 @@ export class PendingStore {
         await h.close();
       }
       await rename(tmp, this.file);
+      this.cache = all;
       return out;
     };
     const next = this.chain.then(run, run);
@@ -96,11 +99,14 @@ export class PendingStore {
   }
 
   private async read(): Promise<Record<string, Pending>> {
-    try {
-      return JSON.parse(await readFile(this.file, 'utf8')) as Record<string, Pending>;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-      throw err;
+    if (!this.cache) {
+      try {
+        this.cache = JSON.parse(await readFile(this.file, 'utf8')) as Record<string, Pending>;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        this.cache = {};
+      }
     }
+    return this.cache;
   }
 }

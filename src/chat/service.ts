@@ -76,9 +76,9 @@ export class ChatService {
     if (cmd.kind === 'cancel') return this.decisions.cancel(who.username, trigger);
     const holder = await readJobLock(this.d.config.bot.stateDir);
     if (holder?.alive) return ephemeral(lockHeldText(m, holder, this.d.config.upgrade.timeZone));
-    if (this.planning) return ephemeral(m.refuse.planning(this.planning.user));
     const waiting = await this.d.pending.waiting(this.d.now());
     if (waiting) return ephemeral(m.refuse.pending(waiting.title, waiting.userName, trigger));
+    if (this.planning) return ephemeral(m.refuse.planning(this.planning.user));
     this.planning = { user: who.username };
     this.track(this.planAndPost(cmd, req, who.username).finally(() => (this.planning = undefined)));
     return ephemeral(m.ack.planning(cmd.kind === 'upgrade' ? m.what.upgrade(cmd.version) : m.what[cmd.kind]));

@@ -4,7 +4,7 @@
  * left by a dead process (or by a PID since reused) is recognised as stale, not obeyed forever.
  */
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
@@ -31,6 +31,8 @@ export const lockPath = (stateDir: string): string => join(stateDir, 'job.lock')
 export type Liveness = (lock: Pick<JobLock, 'pid' | 'pidStart' | 'hostname'>) => boolean;
 
 export async function readJobLock(stateDir: string, isAlive: Liveness = holderAlive): Promise<HeldLock | undefined> {
+  // Asked on every chat command: no lock is the common case, answered by one stat, no exception.
+  if (!existsSync(lockPath(stateDir))) return undefined;
   let text: string;
   try {
     text = await readFile(lockPath(stateDir), 'utf8');

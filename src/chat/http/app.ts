@@ -24,11 +24,13 @@ export function createChatApp(deps: HttpDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
-  app.use((req, res, next) => {
-    const started = process.hrtime.bigint();
-    res.on('finish', () => deps.log.debug('http', { method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
-    next();
-  });
+  if (deps.config.logLevel === 'debug' || deps.config.logLevel === 'silly') {
+    app.use((req, res, next) => {
+      const started = process.hrtime.bigint();
+      res.on('finish', () => deps.log.debug('http', { method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
+      next();
+    });
+  }
   app.get('/healthz', healthzHandler(deps));
   const command = commandHandler(deps);
   app.post('/mattermost/command', command);

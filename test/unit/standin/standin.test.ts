@@ -14,7 +14,8 @@ import { startStandIn, type StandInServer } from '../../mattermost/server.js';
 import type { World } from '../../mattermost/standin.js';
 import { TOKENS, WORLD } from '../../mattermost/world.js';
 
-const CAPTURES = new URL('../../../../shared/mattermost-captures/', import.meta.url).pathname;
+/** Copied from ../shared/mattermost-captures/ (recorded from a real 5.35.4 server). */
+const CAPTURES = new URL('../../fixtures/mattermost-captures/', import.meta.url).pathname;
 const capture = (name: string): Record<string, unknown> => JSON.parse(readFileSync(`${CAPTURES}${name}`, 'utf8')) as Record<string, unknown>;
 
 /** An integration whose answer each test sets; it records what it received. */
