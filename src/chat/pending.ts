@@ -3,9 +3,10 @@
  * that a restart does not forget them and a button is accepted once: the first decision is
  * written down before anything runs, and every later click finds it there.
  */
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JobKind } from '../core/events.js';
+import { writeDurably } from '../state/durable-file.js';
 import type { ActionName } from './verify.js';
 
 export interface Pending {
@@ -81,15 +82,7 @@ export class PendingStore {
       const now = Date.now();
       for (const [k, p] of Object.entries(all)) if (p.expiresAt + KEEP_DECIDED_MS < now) delete all[k];
       await mkdir(join(this.file, '..'), { recursive: true, mode: 0o700 });
-      const tmp = `${this.file}.${process.pid}.tmp`;
-      const h = await open(tmp, 'w', 0o600);
-      try {
-        await h.writeFile(JSON.stringify(all));
-        await h.sync();
-      } finally {
-        await h.close();
-      }
-      await rename(tmp, this.file);
+      await writeDurably(this.file, JSON.stringify(all));
       this.cache = all;
       return out;
     };

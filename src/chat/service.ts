@@ -131,7 +131,12 @@ export class ChatService {
         postKey: `plan:${id}`,
       };
       await this.d.pending.put(pending);
-      await this.d.outbox.enqueue({ kind: 'create', key: pending.postKey, channel: { id: req.channelId }, message, props: { attachments: [this.buttons(pending)] } });
+      const sent = await this.d.outbox.send({ kind: 'create', key: pending.postKey, channel: { id: req.channelId }, message, props: { attachments: [this.buttons(pending)] } });
+      if (sent.state === 'refused') {
+        await this.d.pending.decide(pending.id, 'cancel', '', now);
+        this.d.log.warn('chat: the plan could not be posted in the channel', { channelId: req.channelId, error: sent.error });
+        await this.respond(req, m.refuse.cannotPost);
+      }
     } catch (err) {
       this.d.log.info('chat: request refused while planning', { kind: cmd.kind, by: username, reason: (err as Error).message });
       await this.respond(req, describeError(m, err));

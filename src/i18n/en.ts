@@ -81,6 +81,7 @@ export const en = {
     noHistory: 'There is no successful upgrade in the history: nothing to roll back to.',
     rollbackMismatch: (from: string, to: string, running: string) => `The last upgrade went ${from} → ${to}, but ${running} is running now: roll back by hand, or upgrade to the version you want.`,
     failedToPlan: 'The plan could not be prepared.',
+    cannotPost: 'I could not post the plan in this channel: Mattermost refused it. Add the bot to the channel (`/invite @` and the bot\'s name), or type the command in a channel where it is.',
     stopping: 'The bot is restarting and takes no command right now. Try again in a minute.',
     cannotCheckUser: 'I could not check who you are with Mattermost right now; nothing was done. Try again in a moment.',
     planning: (user: string) => `A plan is being prepared for @${user}; wait a few seconds for it to appear.`,

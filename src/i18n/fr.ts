@@ -81,6 +81,7 @@ export const fr: Messages = {
     rollbackMismatch: (from: string, to: string, running: string) =>
       `La dernière mise à jour est passée de ${from} à ${to}, mais c'est ${running} qui tourne : reviens en arrière à la main, ou mets à jour vers la version voulue.`,
     failedToPlan: "Le plan n'a pas pu être préparé.",
+    cannotPost: "Je n'ai pas pu poster le plan dans ce canal : Mattermost l'a refusé. Ajoute le bot au canal (`/invite @` suivi du nom du bot), ou tape la commande dans un canal où il est.",
     stopping: 'Le bot redémarre et ne prend aucune commande pour le moment. Réessaie dans une minute.',
     cannotCheckUser: "Je n'ai pas pu vérifier qui tu es auprès de Mattermost ; rien n'a été fait. Réessaie dans un instant.",
     planning: (user: string) => `Un plan est en cours de préparation pour @${user} ; il apparaît dans quelques secondes.`,

@@ -7,10 +7,10 @@
  * retried with backoff, by this process or the next one (`serve`, or the next CLI run). One
  * process delivers at a time (`outbox/deliver.lock`); any process may add.
  */
-import { mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { mkdir, readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { holderAlive } from '../state/job-lock.js';
+import { writeDurably } from '../state/durable-file.js';
+import { tryLockFile, unlockFile } from '../state/file-lock.js';
 import { ChatApiError, type ChatApi } from './client.js';
 
 /** Where a post goes: a channel id, or a channel name in the bot's team. */
@@ -65,6 +65,8 @@ export class Outbox {
   private stalledSince: number | undefined;
   private flushing: Promise<FlushResult> | undefined;
   private readonly channelIds = new Map<string, string>();
+  /** Keys of the messages Mattermost refused for good in this process, and why. */
+  private readonly refusedKeys = new Map<string, string>();
 
   constructor(private readonly deps: OutboxDeps) {
     this.dir = join(deps.stateDir, 'outbox');
@@ -77,6 +79,22 @@ export class Outbox {
     const name = `${this.now().toString().padStart(15, '0')}-${String(process.pid).padStart(7, '0')}-${String(++sequence % 1e6).padStart(6, '0')}.json`;
     await writeDurably(join(this.dir, name), JSON.stringify(item));
     if (this.running && this.backoffMs === 0) this.schedule(0);
+  }
+
+  /**
+   * Writes a new post to the outbox and tries to deliver it at once: `delivered`, `refused`
+   * for good by Mattermost (with why: the bot is not in the channel…), or `queued` for later.
+   */
+  async send(item: Extract<OutboxMessage, { kind: 'create' }>): Promise<{ state: 'delivered' | 'queued' | 'refused'; error?: string }> {
+    await this.enqueue(item);
+    for (let pass = 0; pass < 2; pass++) {
+      const r = await this.flush();
+      const refused = this.refusedKeys.get(item.key);
+      if (refused !== undefined) return { state: 'refused', error: refused };
+      if ((await this.readPosts())[item.key]) return { state: 'delivered' };
+      if (r.error) break;
+    }
+    return { state: 'queued' };
   }
 
   /** Keeps delivering in the background until stop(). */
@@ -153,7 +171,7 @@ export class Outbox {
   private async flushOnce(): Promise<FlushResult> {
     const api = this.deps.api;
     if (!api) return { delivered: 0, pending: await this.pending(), error: 'no MM_BOT_TOKEN: chat messages are kept' };
-    if (!(await this.lock())) return { delivered: 0, pending: await this.pending(), error: 'another process is delivering' };
+    if (!(await tryLockFile(this.lockFile()))) return { delivered: 0, pending: await this.pending(), error: 'another process is delivering' };
     let delivered = 0;
     try {
       const posts = await this.readPosts();
@@ -168,6 +186,7 @@ export class Outbox {
           if (err instanceof ChatApiError && !err.transient) {
             // Mattermost refused it for good (400, 403, 404): keep it aside for a person, go on.
             this.deps.log.warn('outbox: Mattermost refused a message; it is kept in outbox/refused/', { key: head.item.key, error: err.message });
+            this.refusedKeys.set(head.item.key, err.message);
             await mkdir(join(this.dir, 'refused'), { recursive: true, mode: 0o700 });
             await rename(head.file, join(this.dir, 'refused', head.file.slice(this.dir.length + 1)));
             continue;
@@ -176,7 +195,7 @@ export class Outbox {
         }
       }
     } finally {
-      await unlink(this.lockFile()).catch(() => undefined);
+      await unlockFile(this.lockFile());
     }
   }
 
@@ -264,35 +283,4 @@ export class Outbox {
       return {};
     }
   }
-
-  private async lock(): Promise<boolean> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const mine = JSON.stringify({ pid: process.pid, hostname: hostname() });
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const h = await open(this.lockFile(), 'wx', 0o600);
-        await h.writeFile(mine);
-        await h.close();
-        return true;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        const holder = await readFile(this.lockFile(), 'utf8').then((t) => JSON.parse(t) as { pid: number; hostname: string }, () => undefined);
-        if (holder && holder.pid !== process.pid && holderAlive({ pid: holder.pid, hostname: holder.hostname, pidStart: undefined })) return false;
-        await unlink(this.lockFile()).catch(() => undefined);
-      }
-    }
-    return false;
-  }
-}
-
-async function writeDurably(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  const h = await open(tmp, 'w', 0o600);
-  try {
-    await h.writeFile(text);
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-  await rename(tmp, path);
 }

@@ -3,7 +3,8 @@
  * owner and current step, and the holder's PID with the process start time, so that a lock
  * left by a dead process (or by a PID since reused) is recognised as stale, not obeyed forever.
  */
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { writeDurably } from './durable-file.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -79,15 +80,7 @@ export async function acquireJobLock(
 /** Records the step the holder is at (atomic rewrite). */
 export async function updateJobLock(stateDir: string, lock: JobLock, step: string): Promise<void> {
   lock.step = step;
-  const tmp = `${lockPath(stateDir)}.${process.pid}.tmp`;
-  const handle = await open(tmp, 'w', 0o600);
-  try {
-    await handle.writeFile(JSON.stringify(lock));
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, lockPath(stateDir));
+  await writeDurably(lockPath(stateDir), JSON.stringify(lock));
 }
 
 export async function releaseJobLock(stateDir: string, jobId: string): Promise<void> {

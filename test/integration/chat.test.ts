@@ -259,6 +259,15 @@ describe('chat on the team-built layout, in French', () => {
     assert.ok(texts.length > 20);
     for (const text of texts) assert.doesNotMatch(prose(text), ENGLISH, text);
   });
+
+  it('answered every call Mattermost made with HTTP 200 and a JSON body', async () => {
+    const calls = await chat.api.calls();
+    assert.ok(calls.filter((c) => c.kind === 'slash').length >= 10 && calls.filter((c) => c.kind === 'action').length >= 5);
+    for (const c of calls) {
+      assert.deepEqual([c.kind, c.status, c.responseHeaders?.['content-type']], [c.kind, 200, 'application/json'], `${c.kind} ${c.url}`);
+      assert.equal(typeof JSON.parse(c.responseBody!), 'object');
+    }
+  });
 });
 
 describe("chat on Mattermost's own layout, in English, against a current server", () => {

@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { ErrorCode, LockHeldError, UpgradeBotError, toBotError } from '../../common/errors.js';
 import type { EngineEvent, EventSink, JobInfo, JobKind, JobOutcome, JobResult, PlannedStep } from '../events.js';
 import { plannedSteps, type JobDefinition, type StepContext, type UndoContext, type UndoHandler } from './step.js';
-import { Journal, readJournal, unfinishedJobs, type JournalEntry, type UndoRecord } from '../../state/journal.js';
+import { readJournal, unfinishedJobs, type Journal, type JournalEntry, type UndoRecord } from '../../state/journal.js';
+import { OpenJournals } from './journals.js';
 import { acquireJobLock, breakStaleLock, readJobLock, releaseJobLock, updateJobLock, type JobLock } from '../../state/job-lock.js';
 
 /** Decides, for an interrupted job, whether its goal is already reached. */
@@ -30,13 +31,11 @@ const REFUSALS = new Set<ErrorCode>([ErrorCode.BadInput, ErrorCode.PolicyRefused
 
 export class JobRunner {
   private readonly now: () => Date;
-  /** Set by halt(): no journal write starts any more, and the jobs park at their next one. */
-  private halted: (() => void) | undefined;
-  private readonly parked = new Set<Journal>();
-  private readonly open = new Set<Journal>();
+  private readonly journals: OpenJournals;
 
   constructor(private readonly deps: RunnerDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.journals = new OpenJournals(deps.stateDir, this.now);
   }
 
   /**
@@ -45,46 +44,18 @@ export class JobRunner {
    * boundary, and the next start recovers the job. Resolves once every running job is parked
    * (or none runs), or after `graceMs`; in both cases once no journal write is under way.
    */
-  async halt(graceMs: number): Promise<void> {
-    let wake: () => void = () => undefined;
-    const allParked = new Promise<void>((resolve) => (wake = resolve));
-    this.halted = () => {
-      if ([...this.open].every((j) => this.parked.has(j))) wake();
-    };
-    this.halted();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([allParked, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
-    clearTimeout(timer);
-    await Promise.all([...this.open].map((j) => j.idle()));
+  halt(graceMs: number): Promise<void> {
+    return this.journals.halt(graceMs);
   }
 
   /** How many jobs this runner is running now. */
   get busy(): number {
-    return this.open.size;
-  }
-
-  private async openJournal(jobId: string): Promise<Journal> {
-    let journal: Journal | undefined;
-    const gate = async (): Promise<void> => {
-      if (!this.halted || !journal) return;
-      this.parked.add(journal);
-      this.halted();
-      await new Promise<never>(() => undefined);
-    };
-    journal = await Journal.open(this.deps.stateDir, jobId, this.now, gate);
-    this.open.add(journal);
-    return journal;
-  }
-
-  private async closeJournal(journal: Journal): Promise<void> {
-    this.open.delete(journal);
-    this.halted?.();
-    await journal.close();
+    return this.journals.size;
   }
 
   /** Recovers any job a crash left behind, then runs this one. */
   async run<S>(def: JobDefinition<S>): Promise<JobResult> {
-    if (this.halted) throw new UpgradeBotError(ErrorCode.Unknown, 'the bot is stopping: no new job starts', { tag: { key: 'bot.stopping' } });
+    if (this.journals.isHalted) throw new UpgradeBotError(ErrorCode.Unknown, 'the bot is stopping: no new job starts', { tag: { key: 'bot.stopping' } });
     const job: JobInfo = {
       id: newJobId(this.now(), def.kind),
       kind: def.kind,
@@ -95,7 +66,7 @@ export class JobRunner {
       ...(def.replyTo ? { replyTo: def.replyTo } : {}),
     };
     const lock = await this.lock(job);
-    const journal = await this.openJournal(job.id);
+    const journal = await this.journals.add(job.id);
     const steps = plannedSteps(def.steps);
     const undos: UndoRecord[] = [];
     const warnings: string[] = [];
@@ -182,7 +153,7 @@ export class JobRunner {
       }
       return await this.finish(journal, result);
     } finally {
-      await this.closeJournal(journal);
+      await this.journals.close(journal);
       await releaseJobLock(this.deps.stateDir, job.id);
     }
   }
@@ -212,11 +183,11 @@ export class JobRunner {
         await releaseJobLock(this.deps.stateDir, job.id);
         continue;
       }
-      const journal = await this.openJournal(job.id);
+      const journal = await this.journals.add(job.id);
       try {
         results.push(await this.finish(journal, await this.recoverOne(job, entries, journal)));
       } finally {
-        await this.closeJournal(journal);
+        await this.journals.close(journal);
         await releaseJobLock(this.deps.stateDir, job.id);
       }
     }

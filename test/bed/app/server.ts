@@ -18,6 +18,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { AppError as HttpError } from '../../mattermost/model.js';
 import { MattermostStandIn } from '../../mattermost/standin.js';
 import { PgStore } from './pg-store.js';
 
@@ -290,16 +291,6 @@ function newId(): string {
   return [...randomBytes(26)].map((b) => alphabet[b % 32]).join('');
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly id: string,
-    message: string,
-    readonly detailed = '',
-  ) {
-    super(message);
-  }
-}
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);

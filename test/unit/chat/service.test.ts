@@ -83,7 +83,7 @@ describe('chat conversation (engine stood in)', () => {
   before(async () => {
     mm = await startStandIn();
     api = new MattermostApi(mm.url);
-    world = await api.seed(WORLD);
+    world = await api.seed({ ...WORLD, channels: [...WORLD.channels, { name: 'no-bot-here', display_name: 'No bot', members: ['pica-admin'] }] });
     stateDir = mkdtempSync(join(tmpdir(), 'chat-service-'));
     server = createServer();
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -204,6 +204,15 @@ describe('chat conversation (engine stood in)', () => {
       return /⌛ Expired at \d\d:\d\d\. Nothing was changed\./.test(p.message) && p.props.attachments === undefined ? true : undefined;
     });
     assert.match(await type(TOKENS.admin, 'cancel'), /There is no pending confirmation to cancel/);
+  });
+
+  it('tells the person who asked when the plan cannot be posted in their channel', async () => {
+    const since = Date.now();
+    const r = await api.execute(TOKENS.admin, world.channels['no-bot-here']!.id, '/upgrade 1.1.0');
+    assert.match(String(r.body.text), /Preparing the plan/);
+    const late = await waitFor('the late answer', async () => (await api.ephemerals(world.users['pica-admin']!.id)).find((e) => e.create_at >= since && e.source === 'response_url'));
+    assert.match(late.message, /I could not post the plan in this channel: Mattermost refused it\. Add the bot to the channel/);
+    assert.match(await type(TOKENS.admin, 'cancel'), /There is no pending confirmation to cancel/, 'nothing waits for a plan nobody can see');
   });
 
   it('takes no command once it is stopping', async () => {
