@@ -1,7 +1,8 @@
 /** DockerEngine over dockerode, honouring DOCKER_HOST. */
 import { PassThrough, Writable, type Duplex, type Readable } from 'node:stream';
+import { createRequire } from 'node:module';
 import { pipeline } from 'node:stream/promises';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import type { DockerHost } from '../config/index.js';
 import { DockerError, ErrorCode, TimeoutError, UpgradeBotError } from '../common/errors.js';
 import { parseImageRef } from './compose/image-ref.js';
@@ -34,18 +35,25 @@ export interface RegistryAuth {
 
 const DEFAULT_MAX_OUTPUT = 4 * 1024 * 1024;
 
+/** dockerode (and ssh2 under it) takes a fifth of a second to load: only when Docker is first asked. */
+const load = (): typeof Docker => createRequire(import.meta.url)('dockerode') as typeof Docker;
+
 export class DockerodeEngine implements DockerEngine {
-  private readonly docker: Docker;
+  private client: Docker | undefined;
 
   constructor(
     private readonly host: DockerHost,
     private readonly registryAuth?: RegistryAuth,
     private readonly clock: { now(): number; sleep(ms: number): Promise<void> } = realClock,
-  ) {
-    this.docker =
-      host.kind === 'socket'
-        ? new Docker({ socketPath: host.socketPath })
-        : new Docker({ host: host.host, port: host.port, protocol: host.protocol });
+  ) {}
+
+  private get docker(): Docker {
+    if (!this.client) {
+      const Client = load();
+      const host = this.host;
+      this.client = host.kind === 'socket' ? new Client({ socketPath: host.socketPath }) : new Client({ host: host.host, port: host.port, protocol: host.protocol });
+    }
+    return this.client;
   }
 
   private get where(): string {

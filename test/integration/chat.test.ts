@@ -327,7 +327,7 @@ describe("chat on Mattermost's own layout, in English, against a current server"
     assert.match(result.message, /The bot found a job that had been interrupted: \*\*Upgrade 1\.0\.0 → 1\.1\.0\*\* \(started by @pica-admin\)\./);
     assert.match(result.message, /\| Interrupted during \| Switch to the new images \(downtime\) \|/);
     await waitFor('an empty outbox', async () => (outboxCount(stateDir) === 0 ? true : undefined), { timeoutMs: 30_000 });
-    const progress = (await chat.botPosts('upgrades')).filter((p) => p.create_at >= asked && /^#### Upgrade/.test(p.message));
+    const progress = (await chat.botPosts('upgrades')).filter((p) => p.create_at >= asked && /^#### Upgrade (in progress|finished|failed):/.test(p.message));
     assert.equal(progress.length, 1, 'the interrupted job kept its one progress post');
     assert.match(progress[0]!.message, /^#### Upgrade (finished|failed): 1\.0\.0 → 1\.1\.0/);
     assert.match(progress[0]!.message, /⚠️ Switch to the new images \(downtime\) — _interrupted_/);

@@ -33,6 +33,8 @@ describe('DockerodeEngine', () => {
 
   it('asks the registry about a tag without pulling it', async () => {
     const ref = `${bed.images.app}:1.1.0`;
+    // Other test files upgrade to 1.1.0 on the same engine: start without a local copy.
+    if (await engine.inspectImage(ref)) await engine.removeImage(ref);
     const manifest = await engine.registryManifest(ref);
     assert.match(manifest?.digest ?? '', /^sha256:[0-9a-f]{64}$/);
     assert.equal(await engine.inspectImage(ref), undefined, 'asking must not pull');
