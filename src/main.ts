@@ -17,6 +17,7 @@ import { upgradeAssessor, upgradeUndoHandlers } from './core/upgrade/plan.js';
 import { DockerodeEngine } from './docker/dockerode-engine.js';
 import type { DockerEngine } from './docker/engine.js';
 import { createLogger, type Logger } from './logging/logger.js';
+import { Redactor } from './logging/redact.js';
 import { probeServer } from './mattermost/server-probe.js';
 import { recordHistory } from './state/history.js';
 
@@ -75,7 +76,8 @@ export function buildChatAdapters(ctx: AppContext): ChatAdapters | undefined {
   const { config, logger } = ctx;
   if (!config.mattermost.botToken) return undefined;
   const api = createChatApi(config.mattermost.url, config.mattermost.botToken);
-  const outbox = new Outbox({ stateDir: config.bot.stateDir, api, team: config.mattermost.team, log: logger });
+  const redactor = new Redactor(secretsOf(config));
+  const outbox = new Outbox({ stateDir: config.bot.stateDir, api, team: config.mattermost.team, log: logger, redact: (text) => redactor.text(text) });
   return { messages: messagesFor(config.bot.locale), api, outbox };
 }
 
@@ -93,6 +95,7 @@ export function buildChatHub(ctx: AppContext, chat: ChatAdapters, accept?: (job:
         onError: (err) => logger.error('chat: a message could not be written to the outbox', { error: err.message }),
       }),
     accept,
+    (err) => logger.error('chat: an event could not be shown in chat', { error: err.message }),
   );
 }
 

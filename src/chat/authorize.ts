@@ -18,7 +18,7 @@ export class Authorizer {
 
   async check(userId: string): Promise<{ allowed: boolean; username: string }> {
     const user = await this.user(userId);
-    const allowed = this.allowedUsers.length > 0 ? this.allowedUsers.includes(user.username) : user.roles.split(/\s+/).includes('system_admin');
+    const allowed = this.allowedUsers.length > 0 ? this.allowedUsers.some((u) => u.toLowerCase() === user.username.toLowerCase()) : user.roles.split(/\s+/).includes('system_admin');
     return { allowed, username: user.username };
   }
 

@@ -5,7 +5,7 @@
  * reports itself in the channel through the events. `/upgrade cancel` and the expiry of a
  * plan nobody decided on take the buttons away the same way, by patching the post.
  */
-import { ErrorCode, toBotError } from '../common/errors.js';
+import { LockHeldError, toBotError } from '../common/errors.js';
 import { clockTime } from '../i18n/index.js';
 import { readJobLock } from '../state/job-lock.js';
 import { ephemeral, type ActionReply, type ActionRequest, type ChatDeps, type SlashReply } from './deps.js';
@@ -18,6 +18,8 @@ const SWEEP_MS = 15_000;
 
 export class Decisions {
   private sweeper: NodeJS.Timeout | undefined;
+  /** Confirmed jobs being planned again, before the runner takes the lock: a stop waits for them. */
+  private readonly starting = new Set<Promise<unknown>>();
 
   constructor(
     private readonly d: ChatDeps,
@@ -33,6 +35,18 @@ export class Decisions {
 
   stop(): void {
     clearInterval(this.sweeper);
+  }
+
+  /** A confirmed job is on its way to the lock. */
+  get isStarting(): boolean {
+    return this.starting.size > 0;
+  }
+
+  /** Resolves once every confirmed job has reached the runner (or failed before), or after `ms`. */
+  async started(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.starting]), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
   }
 
   async action(req: ActionRequest): Promise<ActionReply> {
@@ -90,18 +104,30 @@ export class Decisions {
     return ephemeral(m.cancelled(waiting.title));
   }
 
-  /** Runs the confirmed job; a refusal before it starts (the deployment changed meanwhile) is said in the channel. */
+  /**
+   * Runs the confirmed job. The runner only throws before the job has started (the lock taken
+   * meanwhile, the bot stopping, a deployment that changed since the plan): that is said in
+   * the channel; once started, the job reports itself through its events.
+   */
   private async run(p: Pending, username: string): Promise<void> {
+    const m = this.d.messages;
     const owner = `chat:${username}`;
     try {
-      const def = await this.d.planner.job({ kind: p.kind, ...(p.target ? { target: p.target } : {}), ...(p.withDb ? { withDb: true } : {}) }, owner);
+      const planning = this.d.planner.job({ kind: p.kind, ...(p.target ? { target: p.target } : {}), ...(p.withDb ? { withDb: true } : {}) }, owner);
+      this.starting.add(planning);
+      let def: Awaited<typeof planning>;
+      try {
+        def = await planning;
+      } finally {
+        this.starting.delete(planning);
+      }
       def.replyTo = { channelId: p.channelId };
       await this.d.runner.run(def);
     } catch (err) {
       const e = toBotError(err);
-      const text = e.code === ErrorCode.LockHeld ? describeError(this.d.messages, e) : `${this.d.messages.result.refused(p.kind)}\n\n${describeError(this.d.messages, e)}`;
+      const why = err instanceof LockHeldError ? lockHeldText(m, err.holder, this.d.config.upgrade.timeZone) : describeError(m, e);
       this.d.log.warn('chat: a confirmed job did not start', { plan: p.id, reason: e.message });
-      await this.d.outbox.enqueue({ kind: 'create', key: `notstarted:${p.id}`, channel: { id: p.channelId }, message: text });
+      await this.d.outbox.enqueue({ kind: 'create', key: `notstarted:${p.id}`, channel: { id: p.channelId }, message: `${m.result.notStarted(p.kind)}\n\n${why}\n\n${m.result.askAgain(this.trigger(p))}` });
     }
   }
 
@@ -116,7 +142,8 @@ export class Decisions {
 
   /** The plan as it was, with the decision under it, and no buttons. */
   private replaced(p: Pending, note: string): { message: string; props: Record<string, unknown> } {
-    return { message: `${p.message}\n\n${note}`, props: {} };
+    // Props replace the post's: no attachments (the buttons go), the bot's badge stays.
+    return { message: `${p.message}\n\n${note}`, props: { from_bot: 'true' } };
   }
 
   private alreadyDecided(p: Pending): string {

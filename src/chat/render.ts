@@ -4,7 +4,6 @@
  */
 import { basename } from 'node:path';
 import type { Config } from '../config/index.js';
-import { formatDuration } from '../config/parse.js';
 import { toBotError } from '../common/errors.js';
 import { compareVersions, parseVersion } from '../common/version.js';
 import type { JobKind } from '../core/events.js';
@@ -12,7 +11,7 @@ import { expectedDowntime, skippedEsrs } from '../core/upgrade/rollback.js';
 import type { UpgradeState } from '../core/upgrade/state.js';
 import { inWindow } from '../core/upgrade/validate.js';
 import type { BackupFile } from '../backup/store.js';
-import { dateTime, ownerName, type Messages } from '../i18n/index.js';
+import { dateTime, duration, ownerName, type Messages } from '../i18n/index.js';
 import type { HistoryEntry } from '../state/history.js';
 import type { StatusReport } from '../status/collect.js';
 
@@ -52,14 +51,14 @@ export function renderPlan(m: Messages, config: Config, f: PlanFacts): string {
     rows.push([m.plan.restarts, m.plan.noRestart]);
   }
   const b = f.newestBackup;
-  const age = b ? formatDuration(Math.max(0, f.now - b.createdAt.getTime())) : undefined;
+  const age = b ? duration(m, Math.max(0, f.now - b.createdAt.getTime())) : undefined;
   rows.push([m.plan.lastBackup, b ? m.plan.backupAge(b.name, age!) : m.plan.noBackup]);
   if (b && f.now - b.createdAt.getTime() > config.backup.maxAgeMs) warnings.push(m.plan.warnBackupOld(age!));
   if (s) {
     const w = config.upgrade.maintenanceWindow;
     if (inWindow(w, new Date(f.now), config.upgrade.timeZone)) rows.push([m.plan.window, m.plan.windowInside(w.text, config.upgrade.timeZone)]);
     const expected = expectedDowntime(f.history);
-    rows.push([m.plan.downtime, expected ? m.plan.downtimeFrom(formatDuration(expected.ms), expected.samples) : m.plan.downtimeUnknown]);
+    rows.push([m.plan.downtime, expected ? m.plan.downtimeFrom(duration(m, expected.ms), expected.samples) : m.plan.downtimeUnknown]);
     if (s.kind === 'upgrade') rows.push([m.plan.changelog, s.changelog]);
   } else {
     rows.push([m.plan.downtime, m.plan.downtimeNone]);
@@ -85,9 +84,9 @@ export function renderStatus(m: Messages, r: StatusReport, timeZone: string, now
   const facts: Array<[string, string]> = [
     [t.server, server.reachable ? t.serverLine(server.version ?? '?', server.pingOk) : t.unreachable],
     [t.drift, r.drift.length === 0 ? t.noDrift : r.drift.map((d) => `${d.service}: \`${d.compose}\` ≠ \`${d.container ?? '—'}\``).join(', ')],
-    [t.lastBackup, r.backup.newest ? `\`${basename(r.backup.newest.file)}\`, ${m.ago(formatDuration(r.backup.newest.ageSeconds * 1000))}` : t.noBackupIn(r.backup.dir)],
+    [t.lastBackup, r.backup.newest ? `\`${basename(r.backup.newest.file)}\`, ${m.ago(duration(m, r.backup.newest.ageSeconds * 1000))}` : t.noBackupIn(r.backup.dir)],
     [t.upD, r.composeWouldRecreate.length === 0 ? t.upDNothing : t.upDRecreate(r.composeWouldRecreate.map((x) => `\`${x.container}\``).join(', '))],
-    [t.job, r.job ? t.jobLine(m.kind[r.job.kind as JobKind] ?? r.job.kind, r.job.owner, r.job.step ?? '—') : t.noJob],
+    [t.job, r.job?.alive ? t.jobLine(m.kind[r.job.kind as JobKind] ?? r.job.kind, ownerName(m, r.job.owner), r.job.step ? (m.steps[r.job.step] ?? r.job.step) : m.starting) : t.noJob],
     [
       t.lastJobs,
       r.history.length === 0

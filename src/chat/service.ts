@@ -6,7 +6,7 @@
  * decisions.ts; everything posted goes through the outbox.
  */
 import { randomBytes } from 'node:crypto';
-import { formatDuration } from '../config/parse.js';
+import { duration } from '../i18n/index.js';
 import { readJobLock } from '../state/job-lock.js';
 import { responsePath } from '../mattermost/client.js';
 import { Decisions } from './decisions.js';
@@ -43,6 +43,8 @@ export class ChatService {
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     this.decisions.stop();
+    // A job confirmed just now reaches the runner first; the runner then stops it at a journal boundary.
+    await this.decisions.started(graceMs);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.allSettled([...this.background]), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
     clearTimeout(timer);
@@ -79,6 +81,7 @@ export class ChatService {
     const waiting = await this.d.pending.waiting(this.d.now());
     if (waiting) return ephemeral(m.refuse.pending(waiting.title, waiting.userName, trigger));
     if (this.planning) return ephemeral(m.refuse.planning(this.planning.user));
+    if (this.decisions.isStarting) return ephemeral(m.refuse.starting);
     this.planning = { user: who.username };
     this.track(this.planAndPost(cmd, req, who.username).finally(() => (this.planning = undefined)));
     return ephemeral(m.ack.planning(cmd.kind === 'upgrade' ? m.what.upgrade(cmd.version) : m.what[cmd.kind]));
@@ -109,6 +112,7 @@ export class ChatService {
   private async planAndPost(cmd: JobCommand, req: SlashRequest, username: string): Promise<void> {
     const { messages: m, config } = this.d;
     const request: PlanRequest = { kind: cmd.kind, ...(cmd.kind === 'upgrade' ? { target: cmd.version } : {}), ...(cmd.kind === 'rollback' ? { withDb: cmd.withDb } : {}) };
+    let stored: Pending | undefined;
     try {
       const facts = await this.d.planner.plan(request, username);
       const now = this.d.now();
@@ -131,6 +135,7 @@ export class ChatService {
         postKey: `plan:${id}`,
       };
       await this.d.pending.put(pending);
+      stored = pending;
       const sent = await this.d.outbox.send({ kind: 'create', key: pending.postKey, channel: { id: req.channelId }, message, props: { attachments: [this.buttons(pending)] } });
       if (sent.state === 'refused') {
         await this.d.pending.decide(pending.id, 'cancel', '', now);
@@ -138,6 +143,8 @@ export class ChatService {
         await this.respond(req, m.refuse.cannotPost);
       }
     } catch (err) {
+      // A plan stored but not posted must not keep others waiting.
+      if (stored) await this.d.pending.decide(stored.id, 'cancel', '', this.d.now()).catch(() => undefined);
       this.d.log.info('chat: request refused while planning', { kind: cmd.kind, by: username, reason: (err as Error).message });
       await this.respond(req, describeError(m, err));
     }
@@ -154,7 +161,7 @@ export class ChatService {
       style: action === 'confirm' ? 'primary' : 'default',
       integration: { url, context: signContext(config.bot.secret!, { job: p.id, action, exp: p.expiresAt, nonce: p.nonce }) },
     });
-    return { fallback: p.title, color: '#1c58d9', text: m.plan.validity(formatDuration(config.bot.confirmTtlMs)), actions: [button('confirm'), button('cancel')] };
+    return { fallback: p.title, color: '#1c58d9', text: m.plan.validity(duration(m, config.bot.confirmTtlMs)), actions: [button('confirm'), button('cancel')] };
   }
 
   /** An ephemeral answer after the fact, through the command's response_url (sent to MM_URL). */

@@ -126,7 +126,7 @@ export class ServiceFailedError extends UpgradeBotError {
 
 /** Another job holds the single-job lock: exit code 4, naming it. */
 export class LockHeldError extends UpgradeBotError {
-  constructor(readonly holder: { jobId: string; title: string; owner: string; step: string | undefined; pid: number; startedAt: string }) {
+  constructor(readonly holder: { jobId: string; kind: string; title: string; owner: string; step: string | undefined; pid: number; startedAt: string }) {
     super(
       ErrorCode.LockHeld,
       `another job is running: ${holder.title} (by ${holder.owner}, step ${holder.step ?? 'starting'}, pid ${holder.pid}, since ${holder.startedAt})`,

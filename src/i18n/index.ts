@@ -1,6 +1,7 @@
 /** The chat catalogue for a locale, chosen once at start. */
 import type { Locale } from '../config/index.js';
 import type { JobKind } from '../core/events.js';
+import { formatBytes, formatDuration } from '../config/parse.js';
 import { en, type Messages } from './en.js';
 import { fr } from './fr.js';
 
@@ -37,4 +38,17 @@ export function jobName(m: Messages, kind: string, title: string): string {
   if (move) return `${noun} ${move[1]} → ${move[2]}`;
   const file = /\S+\.dump\b/.exec(title);
   return file ? `${noun} \`${file[0].split('/').at(-1)}\`` : noun;
+}
+
+/** A duration as people of the locale write it: `2m30s`, `1h`; in French days are `j` and decimals take a comma. */
+export function duration(m: Messages, ms: number): string {
+  const text = formatDuration(ms);
+  return m.locale === 'fr' ? text.replace(/d/g, 'j').replace(/(\d)\.(\d)/g, '$1,$2') : text;
+}
+
+/** A size in decimal units: `12.3 MB`; in French `12,3 Mo`. */
+export function bytes(m: Messages, n: number): string {
+  const text = formatBytes(n);
+  if (m.locale !== 'fr') return text;
+  return text.replace(/(\d)\.(\d)/g, '$1,$2').replace(/\b([kMGT]?)B\b/, (_all, p: string) => `${p === 'k' ? 'k' : p}o`);
 }

@@ -111,8 +111,8 @@ export function createChatApi(baseUrl: string, token: string, { timeoutMs = 10_0
     user: (id) => call(`get user ${id}`, () => client.getUser(id)),
     team: (name) => call(`get team ${name}`, () => client.getTeamByName(name)),
     channel: (team, name) => call(`find channel ${name} in team ${team}`, () => client.getChannelByNameAndTeamName(team, name)),
-    createPost: (post) => call('create a post', () => client.createPost(post as Parameters<typeof client.createPost>[0])),
-    patchPost: (id, patch) => call(`patch post ${id}`, () => client.patchPost({ id, ...patch })),
+    createPost: (post) => call('create a post', () => client.createPost({ ...post, message: clampMessage(post.message) } as Parameters<typeof client.createPost>[0])),
+    patchPost: (id, patch) => call(`patch post ${id}`, () => client.patchPost({ id, ...patch, ...(patch.message !== undefined ? { message: clampMessage(patch.message) } : {}) })),
     teamCommands: (teamId) => call('list the team commands', () => client.getCustomTeamCommands(teamId)),
     addCommand: (command) => call('create the slash command', () => client.addCommand(command as Command)),
     editCommand: (command) => call('update the slash command', () => client.editCommand(command)),
@@ -136,6 +136,15 @@ export function createChatApi(baseUrl: string, token: string, { timeoutMs = 10_0
         }
       }),
   };
+}
+
+/** Mattermost refuses a message over 16383 characters (runes): a longer one is cut, and says so. */
+export const MAX_MESSAGE_RUNES = 16_383;
+
+export function clampMessage(message: string): string {
+  const runes = [...message];
+  if (runes.length <= MAX_MESSAGE_RUNES) return message;
+  return `${runes.slice(0, MAX_MESSAGE_RUNES - 2).join('')}\n…`;
 }
 
 function toChatApiError(what: string, err: unknown): ChatApiError {

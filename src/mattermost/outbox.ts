@@ -7,9 +7,10 @@
  * retried with backoff, by this process or the next one (`serve`, or the next CLI run). One
  * process delivers at a time (`outbox/deliver.lock`); any process may add.
  */
-import { mkdir, readFile, readdir, rename, unlink } from 'node:fs/promises';
+import { mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeDurably } from '../state/durable-file.js';
+import { OutboxFiles, type PostKeys, type Stored } from './outbox-files.js';
 import { tryLockFile, unlockFile } from '../state/file-lock.js';
 import { ChatApiError, type ChatApi } from './client.js';
 
@@ -22,10 +23,6 @@ export type OutboxMessage =
   /** A late answer to a slash command, through its response_url (path only: sent to MM_URL). */
   | { kind: 'respond'; key: string; path: string; body: Record<string, unknown>; expiresAt: number };
 
-interface Stored {
-  file: string;
-  item: OutboxMessage;
-}
 
 export interface OutboxLog {
   warn(message: string, meta?: Record<string, unknown>): void;
@@ -40,6 +37,8 @@ export interface OutboxDeps {
   log: OutboxLog;
   /** Backoff between delivery attempts while Mattermost does not answer: 1 s doubling to this. */
   maxBackoffMs?: number;
+  /** Masks secrets in what is written (quoted log lines may hold a password). */
+  redact?: (text: string) => string;
   now?: () => number;
 }
 
@@ -52,12 +51,12 @@ export interface FlushResult {
 
 /** Keys of posts older than this are forgotten: nothing patches a month-old post. */
 const KEEP_KEYS_MS = 30 * 24 * 3600_000;
-const NAME = /^\d{15}-\d{7}-\d{6}\.json$/;
 
 let sequence = 0;
 
 export class Outbox {
   private readonly dir: string;
+  private readonly files: OutboxFiles;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
@@ -70,11 +69,15 @@ export class Outbox {
 
   constructor(private readonly deps: OutboxDeps) {
     this.dir = join(deps.stateDir, 'outbox');
+    this.files = new OutboxFiles(this.dir, deps.log);
     this.now = deps.now ?? Date.now;
   }
 
   /** Writes the message to disk (fsync, atomic rename) and wakes the delivery loop. */
   async enqueue(item: OutboxMessage): Promise<void> {
+    const redact = this.deps.redact;
+    if (redact && item.kind !== 'respond') item = { ...item, message: redact(item.message) };
+    if (redact && item.kind === 'respond' && typeof item.body.text === 'string') item = { ...item, body: { ...item.body, text: redact(item.body.text) } };
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const name = `${this.now().toString().padStart(15, '0')}-${String(process.pid).padStart(7, '0')}-${String(++sequence % 1e6).padStart(6, '0')}.json`;
     await writeDurably(join(this.dir, name), JSON.stringify(item));
@@ -91,7 +94,7 @@ export class Outbox {
       const r = await this.flush();
       const refused = this.refusedKeys.get(item.key);
       if (refused !== undefined) return { state: 'refused', error: refused };
-      if ((await this.readPosts())[item.key]) return { state: 'delivered' };
+      if ((await this.files.posts())[item.key]) return { state: 'delivered' };
       if (r.error) break;
     }
     return { state: 'queued' };
@@ -111,29 +114,35 @@ export class Outbox {
 
   /** How many messages wait on disk. */
   async pending(): Promise<number> {
-    return (await this.list()).length;
+    return (await this.files.list()).length;
   }
 
   /** Whether a post with this key was created, or waits to be. */
   async knows(key: string): Promise<boolean> {
-    if ((await this.readPosts())[key]) return true;
-    return (await this.list()).some((s) => s.item.kind === 'create' && s.item.key === key);
+    if ((await this.files.posts())[key]) return true;
+    return (await this.files.list()).some((s) => s.item.kind === 'create' && s.item.key === key);
   }
 
   /** Delivers what it can until nothing is left or `deadline` (epoch ms) passes; returns what is left. */
   async drain(deadline: number): Promise<number> {
     let backoff = 250;
     for (;;) {
-      const r = await this.flush();
+      await this.flushing?.catch(() => undefined);
+      const r = await this.flush(deadline);
       if (r.pending === 0 || Date.now() + backoff > deadline) return r.pending;
       await new Promise((resolve) => setTimeout(resolve, backoff));
       backoff = Math.min(backoff * 2, 2_000);
     }
   }
 
-  /** One delivery pass, in order, stopping at the first message Mattermost cannot take now. */
-  flush(): Promise<FlushResult> {
-    this.flushing ??= this.flushOnce().finally(() => (this.flushing = undefined));
+  /**
+   * One delivery pass, in order, stopping at the first message Mattermost cannot take now,
+   * or when `deadline` (epoch ms) comes: a call still waiting then is left (and tried again).
+   */
+  flush(deadline = Infinity): Promise<FlushResult> {
+    this.flushing ??= this.flushOnce(deadline)
+      .catch(async (err: unknown): Promise<FlushResult> => ({ delivered: 0, pending: await this.pending().catch(() => 1), error: (err as Error).message }))
+      .finally(() => (this.flushing = undefined));
     return this.flushing;
   }
 
@@ -168,19 +177,21 @@ export class Outbox {
     this.schedule(this.backoffMs);
   }
 
-  private async flushOnce(): Promise<FlushResult> {
+  private async flushOnce(deadline: number): Promise<FlushResult> {
     const api = this.deps.api;
     if (!api) return { delivered: 0, pending: await this.pending(), error: 'no MM_BOT_TOKEN: chat messages are kept' };
-    if (!(await tryLockFile(this.lockFile()))) return { delivered: 0, pending: await this.pending(), error: 'another process is delivering' };
+    if (!(await tryLockFile(this.files.lockFile))) return { delivered: 0, pending: await this.pending(), error: 'another process is delivering' };
     let delivered = 0;
     try {
-      const posts = await this.readPosts();
+      const posts = await this.files.posts();
       for (;;) {
-        const items = await this.list();
+        const items = await this.files.list();
         const head = items[0];
         if (!head) return { delivered, pending: 0 };
+        const left = deadline - Date.now();
+        if (left <= 0) return { delivered, pending: items.length, error: 'out of time' };
         try {
-          await this.deliver(api, head, items, posts);
+          await withDeadline(this.deliver(api, head, items, posts), left);
           delivered++;
         } catch (err) {
           if (err instanceof ChatApiError && !err.transient) {
@@ -195,17 +206,17 @@ export class Outbox {
         }
       }
     } finally {
-      await unlockFile(this.lockFile());
+      await unlockFile(this.files.lockFile);
     }
   }
 
-  private async deliver(api: ChatApi, head: Stored, items: Stored[], posts: Record<string, { id: string; at: number }>): Promise<void> {
+  private async deliver(api: ChatApi, head: Stored, items: Stored[], posts: PostKeys): Promise<void> {
     const item = head.item;
     const samePatches = (key: string): Stored[] => items.filter((s) => s.item.kind === 'patch' && s.item.key === key);
     if (item.kind === 'respond') {
       if (item.expiresAt > this.now()) await api.respond(item.path, item.body);
       else this.deps.log.warn('outbox: a slash-command reply expired before Mattermost could take it; dropped', { key: item.key });
-      await this.remove([head]);
+      await this.files.remove([head]);
       return;
     }
     // Newer patches of the same post make this one (and a create's first text) obsolete.
@@ -218,9 +229,12 @@ export class Outbox {
         ...(content.props ? { props: content.props } : {}),
       });
       posts[item.key] = { id: post.id, at: this.now() };
+      // The post exists now: whatever happens next, it must not be created a second time.
+      await this.files.remove([head, ...samePatches(item.key)]);
       for (const [k, v] of Object.entries(posts)) if (v.at + KEEP_KEYS_MS < this.now()) delete posts[k];
-      await writeDurably(this.postsFile(), JSON.stringify(posts));
-      await this.remove([head, ...samePatches(item.key)]);
+      await writeDurably(this.files.postsFile, JSON.stringify(posts)).catch((err: Error) =>
+        this.deps.log.warn('outbox: could not record a created post; later edits of it are kept in this process only', { key: item.key, error: err.message }),
+      );
       return;
     }
     const id = posts[item.key]?.id;
@@ -230,7 +244,7 @@ export class Outbox {
       const last = newest.item as Extract<OutboxMessage, { kind: 'patch' }>;
       await api.patchPost(id, { message: last.message, ...(last.props ? { props: last.props } : {}) });
     }
-    await this.remove(samePatches(item.key).filter((s) => s.file <= (newest ?? head).file));
+    await this.files.remove(samePatches(item.key).filter((s) => s.file <= (newest ?? head).file));
   }
 
   private async channelId(api: ChatApi, ref: ChannelRef): Promise<string> {
@@ -243,44 +257,14 @@ export class Outbox {
     return channel.id;
   }
 
-  private async list(): Promise<Stored[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.dir);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
-    }
-    const out: Stored[] = [];
-    for (const name of names.filter((n) => NAME.test(n)).sort()) {
-      const file = join(this.dir, name);
-      try {
-        out.push({ file, item: JSON.parse(await readFile(file, 'utf8')) as OutboxMessage });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.deps.log.warn('outbox: an unreadable message is skipped', { file });
-      }
-    }
-    return out;
-  }
+}
 
-  private async remove(items: Stored[]): Promise<void> {
-    for (const s of items) await unlink(s.file).catch(() => undefined);
-  }
-
-  private postsFile(): string {
-    return join(this.dir, 'posts.json');
-  }
-
-  private lockFile(): string {
-    return join(this.dir, 'deliver.lock');
-  }
-
-  /** The bot's keys → Mattermost post ids, for patches. */
-  private async readPosts(): Promise<Record<string, { id: string; at: number }>> {
-    try {
-      return JSON.parse(await readFile(this.postsFile(), 'utf8')) as Record<string, { id: string; at: number }>;
-    } catch {
-      return {};
-    }
-  }
+/** The promise, or a transient failure once `ms` have passed. */
+function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  if (!Number.isFinite(ms)) return p;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ChatApiError('out of time', undefined, undefined, true)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }

@@ -3,9 +3,8 @@
  * checklist of the steps (✅ done, ⏳ running, ❌ failed, ⏭ skipped, ⬜ to come), the count
  * of a pull or a dump, the downtime so far, the rollback as it happens.
  */
-import { formatBytes, formatDuration } from '../config/parse.js';
 import type { EngineEvent, JobInfo, JobResult } from '../core/events.js';
-import { ownerName, type Messages } from '../i18n/index.js';
+import { bytes, duration, ownerName, type Messages } from '../i18n/index.js';
 
 type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped' | 'interrupted';
 
@@ -132,7 +131,7 @@ export function renderProgress(m: Messages, model: ProgressModel, now: number): 
     lines.push('', `**↩️ ${m.progress.rollingBack}**`, ...model.rollbackLines.map((l) => `- ${l}`));
   }
   const down = downtimeOf(model, now);
-  if (down !== undefined) lines.push('', model.downtimeTo === undefined ? m.progress.downtimeSoFar(formatDuration(down)) : m.progress.downtime(formatDuration(down)));
+  if (down !== undefined) lines.push('', model.downtimeTo === undefined ? m.progress.downtimeSoFar(duration(m, down)) : m.progress.downtime(duration(m, down)));
   return lines.join('\n');
 }
 
@@ -144,7 +143,7 @@ export function jobTitle(m: Messages, job: JobInfo): string {
 }
 
 function measureText(m: Messages, x: NonNullable<ProgressModel['measure']>): string {
-  const amount = (n: number): string => (x.unit === 'bytes' ? formatBytes(n) : String(n));
+  const amount = (n: number): string => (x.unit === 'bytes' ? bytes(m, n) : String(n));
   if (x.total && x.total > 0) return m.progress.pulled(Math.min(100, Math.floor((x.current / x.total) * 100)), amount(x.total));
   return x.unit === 'bytes' ? m.progress.dumped(amount(x.current)) : amount(x.current);
 }

@@ -52,7 +52,13 @@ export function createChatReporter(deps: ChatReporterDeps): ChatReporter {
     clearTimeout(timer);
     timer = undefined;
     if (!model.job) return;
-    const text = renderProgress(m, model, now());
+    let text: string;
+    try {
+      text = renderProgress(m, model, now());
+    } catch (err) {
+      deps.onError?.(err as Error);
+      return;
+    }
     lastSent = now();
     if (text === lastText) return;
     lastText = text;
@@ -116,9 +122,19 @@ export class ChatReporterHub {
   constructor(
     private readonly make: (job: JobInfo) => ChatReporter,
     private readonly accept: (job: JobInfo) => boolean = () => true,
+    private readonly onError?: (err: Error) => void,
   ) {}
 
+  /** Never throws into the engine: a message that cannot be rendered must not stop an upgrade. */
   readonly sink: EventSink = (event) => {
+    try {
+      this.route(event);
+    } catch (err) {
+      this.onError?.(err as Error);
+    }
+  };
+
+  private route(event: EngineEvent): void {
     const job = event.type === 'job-finished' ? event.result.job : event.job;
     if (!this.accept(job)) return;
     let reporter = this.byJob.get(job.id);
@@ -132,7 +148,7 @@ export class ChatReporterHub {
       const done = reporter.settled().finally(() => this.finishing.delete(done));
       this.finishing.add(done);
     }
-  };
+  }
 
   /** Every message of every job so far is in the outbox. */
   async settled(): Promise<void> {

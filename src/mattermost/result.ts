@@ -4,9 +4,8 @@
  * announcement for the team.
  */
 import { basename } from 'node:path';
-import { formatDuration } from '../config/parse.js';
 import type { JobResult } from '../core/events.js';
-import { dateTime, jobName, ownerName, type Messages } from '../i18n/index.js';
+import { dateTime, duration, jobName, ownerName, type Messages } from '../i18n/index.js';
 import { stepTitle, type ProgressModel } from './progress.js';
 
 const MAX_LOG_LINES = 12;
@@ -34,15 +33,15 @@ export function renderResult(m: Messages, result: JobResult, model: ProgressMode
     rows.push([m.result.failedStep, stepTitle(m, model.failedStep, planned?.title ?? model.failedStep)]);
   }
   if (result.outcome === 'rolled-back' && (job.kind === 'upgrade' || job.kind === 'rollback') && from) rows.push([m.result.serving, from]);
-  if (typeof details.downtimeMs === 'number') rows.push([m.result.downtime, formatDuration(details.downtimeMs)]);
+  if (typeof details.downtimeMs === 'number') rows.push([m.result.downtime, duration(m, details.downtimeMs)]);
   const logLines = Array.isArray(details.logLines) ? details.logLines.map(String) : [];
   if (job.kind === 'upgrade' || job.kind === 'rollback') rows.push([m.result.logCheck, logLines.length === 0 ? m.result.noErrorLine : m.result.errorLines(logLines.length)]);
   const backup = str(details.backup);
   if (backup) rows.push([m.result.backup, `\`${basename(backup)}\``]);
   const at = str(details.restoreLoses)?.match(/\d{4}-\d\d-\d\dT[\d:.]+Z/)?.[0];
   if (at && result.outcome === 'succeeded') rows.push([m.result.restoreLoses, m.result.restoreLosesValue(dateTime(m, Date.parse(at), timeZone))]);
-  if (typeof details.reindexMs === 'number') rows.push([m.result.reindexTook, formatDuration(details.reindexMs)]);
-  rows.push([m.result.took, formatDuration(result.durationMs)]);
+  if (typeof details.reindexMs === 'number') rows.push([m.result.reindexTook, duration(m, details.reindexMs)]);
+  rows.push([m.result.took, duration(m, result.durationMs)]);
   const changelog = str(details.changelog);
   if (changelog && result.outcome === 'succeeded') rows.push([m.result.changelog, changelog]);
   lines.push('', '| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v.replace(/\|/g, '\\|')} |`));

@@ -113,7 +113,7 @@ export function holderAlive(lock: Pick<JobLock, 'pid' | 'pidStart' | 'hostname'>
 }
 
 /** Field 22 of /proc/<pid>/stat: the process start time in clock ticks since boot. */
-function processStart(pid: number): string | undefined {
+export function processStart(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];

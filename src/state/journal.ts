@@ -4,7 +4,7 @@
  * it got and what it had changed.
  */
 import { mkdir, open, readdir, readFile, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { JobInfo, JobResult, PlannedStep } from '../core/events.js';
 
 export interface UndoRecord {
@@ -107,4 +107,15 @@ export async function unfinishedJobs(stateDir: string): Promise<UnfinishedJob[]>
     if (entries.length > 0 && !entries.some((e) => e.type === 'job-finished')) out.push({ path, entries });
   }
   return out;
+}
+
+/** A job journaled after the one at `path` that did finish, if any: the older one is then stale. */
+export async function laterFinishedJob(path: string): Promise<JobInfo | undefined> {
+  const dir = dirname(path);
+  const names = (await readdir(dir)).filter((n) => n.endsWith('.jsonl') && n > basename(path)).sort();
+  for (const name of names) {
+    const finished = (await readJournal(join(dir, name))).find((e): e is Extract<JournalEntry, { type: 'job-finished' }> => e.type === 'job-finished');
+    if (finished) return finished.result.job;
+  }
+  return undefined;
 }

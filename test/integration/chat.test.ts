@@ -125,7 +125,7 @@ describe('chat on the team-built layout, in French', () => {
     const expired = await postAction(bot.url, { ...click, context: signContext(SECRET, { job: context.job, action: 'confirm', exp: Date.now() - 1_000, nonce: context.nonce }) });
     assert.match(String(expired.json.ephemeral_text), /a expiré/);
     assert.match(String((expired.json.update as { message: string }).message), /⌛ Expiré/);
-    assert.deepEqual((expired.json.update as { props: object }).props, {});
+    assert.deepEqual((expired.json.update as { props: object }).props, { from_bot: 'true' }, 'no buttons; the bot badge stays');
     // The update above went to this test, not to Mattermost: the post still has its buttons, and a click says it expired.
     assert.equal((await chat.api.click(TOKENS.admin, plan.id, 'confirm')).status, 200);
     assert.match((await chat.waitEphemeral('pica-admin', Date.now() - 2_000, (e) => e.source === 'action' && /a expiré/.test(e.message))).message, /Retape `\/upgrade 1\.1\.0`/);

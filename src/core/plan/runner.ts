@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { ErrorCode, LockHeldError, UpgradeBotError, toBotError } from '../../common/errors.js';
 import type { EngineEvent, EventSink, JobInfo, JobKind, JobOutcome, JobResult, PlannedStep } from '../events.js';
 import { plannedSteps, type JobDefinition, type StepContext, type UndoContext, type UndoHandler } from './step.js';
-import { readJournal, unfinishedJobs, type Journal, type JournalEntry, type UndoRecord } from '../../state/journal.js';
+import { laterFinishedJob, readJournal, unfinishedJobs, type Journal, type JournalEntry, type UndoRecord } from '../../state/journal.js';
 import { OpenJournals } from './journals.js';
 import { acquireJobLock, breakStaleLock, readJobLock, releaseJobLock, updateJobLock, type JobLock } from '../../state/job-lock.js';
 
@@ -32,6 +32,7 @@ const REFUSALS = new Set<ErrorCode>([ErrorCode.BadInput, ErrorCode.PolicyRefused
 export class JobRunner {
   private readonly now: () => Date;
   private readonly journals: OpenJournals;
+  private recovering: Promise<JobResult[]> | undefined;
 
   constructor(private readonly deps: RunnerDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -66,7 +67,13 @@ export class JobRunner {
       ...(def.replyTo ? { replyTo: def.replyTo } : {}),
     };
     const lock = await this.lock(job);
-    const journal = await this.journals.add(job.id);
+    let journal: Journal;
+    try {
+      journal = await this.journals.add(job.id);
+    } catch (err) {
+      await releaseJobLock(this.deps.stateDir, job.id);
+      throw err;
+    }
     const steps = plannedSteps(def.steps);
     const undos: UndoRecord[] = [];
     const warnings: string[] = [];
@@ -82,9 +89,6 @@ export class JobRunner {
           emit({ type: 'step-skipped', job, step: planned, reason: skip });
           continue;
         }
-        await updateJobLock(this.deps.stateDir, lock, step.id);
-        await journal.append({ type: 'step-started', step: step.id });
-        emit({ type: 'step-started', job, step: planned, index, total: steps.length });
         const started = Date.now();
         const ctx: StepContext<S> = {
           job,
@@ -102,12 +106,16 @@ export class JobRunner {
           },
         };
         try {
+          // Inside the try: a journal or lock write that fails (a full disk) fails this step, and what was done is undone.
+          await updateJobLock(this.deps.stateDir, lock, step.id);
+          await journal.append({ type: 'step-started', step: step.id });
+          emit({ type: 'step-started', job, step: planned, index, total: steps.length });
           const detail = await step.run(ctx);
           await journal.append({ type: 'step-done', step: step.id, state: def.state });
           emit({ type: 'step-done', job, step: planned, durationMs: Date.now() - started, ...(detail ? { detail } : {}) });
         } catch (err) {
           const error = toBotError(err);
-          await journal.append({ type: 'step-failed', step: step.id, error: error.message });
+          await journal.append({ type: 'step-failed', step: step.id, error: error.message }).catch(() => undefined);
           emit({ type: 'step-failed', job, step: planned, error: error.message, durationMs: Date.now() - started });
           failure = { step: planned, error };
           break;
@@ -162,7 +170,13 @@ export class JobRunner {
    * Jobs a crash interrupted: each is completed when its goal is already reached (its
    * assessor says so), otherwise its registered undos that did not run yet run in reverse.
    */
-  async recoverInterrupted(): Promise<JobResult[]> {
+  recoverInterrupted(): Promise<JobResult[]> {
+    // One recovery at a time in this process (serve starts one while a click may start another).
+    this.recovering ??= this.recoverAll().finally(() => (this.recovering = undefined));
+    return this.recovering;
+  }
+
+  private async recoverAll(): Promise<JobResult[]> {
     const results: JobResult[] = [];
     const held = await readJobLock(this.deps.stateDir);
     if (held?.alive) return results;
@@ -203,10 +217,20 @@ export class JobRunner {
     const pending = registered.filter((u) => !done.has(u.id));
     const where = `interrupted at step ${lastStep?.step ?? 'start'}`;
     await journal.append({ type: 'note', message: `recovery after a crash: ${where}` });
+    const later = await laterFinishedJob(journal.path);
     const started = entries[0] as Extract<JournalEntry, { type: 'job-started' }>;
     const completed = entries.filter((e): e is Extract<JournalEntry, { type: 'step-done' }> => e.type === 'step-done').map((e) => e.step);
     this.deps.emit({ type: 'job-resumed', job, steps: started.steps ?? [], completed, interrupted: lastStep && !completed.includes(lastStep.step) ? lastStep.step : undefined });
 
+    if (later) {
+      // Another job ran since: undoing this one now could undo that one's work. A person decides.
+      return this.result(job, 'human-needed', `${where}; a later job (${later.title}, ${later.id}) ran since, so it is not undone automatically`, {
+        reason: `${where}, and ${later.title} ran after it`,
+        details: { recovered: true },
+        warnings: [],
+        manualSteps: [...pending].reverse().flatMap((u) => this.deps.undoHandlers[u.kind]?.manual(u.data) ?? []),
+      });
+    }
     const assess = this.deps.assessors?.[job.kind];
     const verdict = assess
       ? await assess(state).catch((err: unknown): Awaited<ReturnType<Assessor>> => ({ complete: false, summary: `could not assess: ${toBotError(err).message}` }))
@@ -284,9 +308,18 @@ export class JobRunner {
     };
   }
 
+  /** Journals and records the end; whatever fails there, the interfaces still hear how it ended. */
   private async finish(journal: Journal, result: JobResult): Promise<JobResult> {
-    await journal.append({ type: 'job-finished', result });
-    await this.deps.record?.(result);
+    try {
+      await journal.append({ type: 'job-finished', result });
+    } catch (err) {
+      result.warnings.push(`the end of the job could not be journaled (${toBotError(err).message}): the next start will look at it again`);
+    }
+    try {
+      await this.deps.record?.(result);
+    } catch (err) {
+      result.warnings.push(`the job could not be added to the history: ${toBotError(err).message}`);
+    }
     this.deps.emit({ type: 'job-finished', result });
     return result;
   }

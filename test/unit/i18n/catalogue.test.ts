@@ -5,6 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { en } from '../../../src/i18n/en.js';
+import { bytes, duration } from '../../../src/i18n/index.js';
 import { fr } from '../../../src/i18n/fr.js';
 import { ENGLISH, FRENCH, prose } from '../../mattermost/world.js';
 
@@ -47,6 +48,11 @@ describe('chat catalogues', () => {
   it('say everything in English in en', () => {
     const found = sentences(en).filter(([, s]) => FRENCH.test(clean(s)));
     assert.deepEqual(found, []);
+  });
+
+  it('write durations and sizes as each language does', () => {
+    assert.deepEqual([duration(en, 187_200_000), duration(fr, 187_200_000), duration(fr, 150_000)], ['2d4h', '2j4h', '2m30s']);
+    assert.deepEqual([bytes(en, 12_345_678), bytes(fr, 12_345_678), bytes(fr, 512)], ['12.3 MB', '12,3 Mo', '512 o']);
   });
 
   it('agree the French participles with the job', () => {

@@ -4,7 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EngineEvent, JobInfo } from '../../../src/core/events.js';
@@ -72,6 +72,29 @@ describe('outbox', () => {
     assert.equal(await second.drain(Date.now() + 5_000), 0);
     const mine = (await api.posts(world.channels.upgrades!.id)).filter((p) => ['switching', 'done'].includes(p.message));
     assert.deepEqual(mine.map((p) => p.message), ['switching', 'done']);
+  });
+
+  it('cuts a message longer than Mattermost takes, rather than losing it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'outbox-'));
+    const o = outbox(dir);
+    await o.enqueue({ kind: 'create', key: 'long', channel: { id: world.channels.upgrades!.id }, message: `${'é'.repeat(20_000)}` });
+    assert.deepEqual(await o.flush(), { delivered: 1, pending: 0 });
+    const post = (await api.posts(world.channels.upgrades!.id)).at(-1)!;
+    assert.equal([...post.message].length, 16_383);
+    assert.ok(post.message.endsWith('\n…'));
+  });
+
+  it('never posts a message twice when it cannot write down that it was posted', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'outbox-'));
+    mkdirSync(join(dir, 'outbox', 'posts.json'), { recursive: true });
+    const o = outbox(dir);
+    await o.enqueue({ kind: 'create', key: 'once', channel: { id: world.channels.upgrades!.id }, message: 'only once' });
+    await o.flush();
+    await o.enqueue({ kind: 'patch', key: 'once', message: 'only once, edited' });
+    await o.flush();
+    await o.flush();
+    const mine = (await api.posts(world.channels.upgrades!.id)).filter((p) => p.message.startsWith('only once'));
+    assert.deepEqual(mine.map((p) => p.message), ['only once, edited'], 'one post, edited by this process');
   });
 
   it('sets aside what Mattermost refuses for good, and goes on', async () => {

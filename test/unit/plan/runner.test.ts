@@ -285,4 +285,37 @@ describe('JobRunner', () => {
     assert.equal(result.outcome, 'refused');
     assert.deepEqual(result.reasonTag, { key: 'upgrade.same', params: { target: '1.0.0' } });
   });
+
+  it('does not undo an interrupted job that a later, finished job came after: a person decides', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'runner-'));
+    const undone: string[] = [];
+    const runner = new JobRunner({
+      stateDir,
+      emit: () => undefined,
+      undoHandlers: { note: { describe: () => 'x', run: async (d) => void undone.push(String(d)), manual: (d) => [`put ${String(d)} back`] } },
+    });
+    mkdirSync(join(stateDir, 'jobs'), { recursive: true });
+    const t = '2026-11-25T00:00:00.000Z';
+    const old = '20261125T000000Z-upgrade-old001';
+    writeFileSync(
+      join(stateDir, 'jobs', `${old}.jsonl`),
+      [
+        { t, type: 'job-started', job: { id: old, kind: 'upgrade', owner: 'cli:bob', startedAt: t, title: 'upgrade 1.0.0 → 1.1.0' }, steps: [], params: {} },
+        { t, type: 'undo-registered', undo: { id: 'switch#1', kind: 'note', step: 'switch', data: 'switch' } },
+      ].map((l) => JSON.stringify(l)).join('\n') + '\n',
+    );
+    await runner.run(job([step('a', async () => undefined)]));
+    const [result] = await runner.recoverInterrupted();
+    assert.equal(result?.outcome, 'human-needed');
+    assert.match(result?.summary ?? '', /a later job \(upgrade 1\.0\.0 → 1\.1\.0, .*\) ran since/);
+    assert.deepEqual(result?.manualSteps, ['put switch back']);
+    assert.deepEqual(undone, []);
+  });
+
+  it('shares one recovery between callers in the same process', async () => {
+    const h = harness();
+    const [a, b] = [h.runner.recoverInterrupted(), h.runner.recoverInterrupted()];
+    assert.equal(a, b);
+    await a;
+  });
 });
