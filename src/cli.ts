@@ -36,7 +36,8 @@ Commands:
   backup [--json]                         take a verified dump now
   restore <dump> --yes [--json]           restore a dump (app stopped meanwhile)
   reindex [--yes] [--json]                backup, then REINDEX DATABASE
-  build <X.Y.Z> --context <dir> [--push]
+  build <X.Y.Z> --context <dir> [--push]   (not available in this version yet)
+  rehearse <X.Y.Z> [--json]               (not available in this version yet)
   register-command [--json]               create or update /upgrade in MM_TEAM, print its token
 
 Configuration comes from the environment and ./.env (see .env.example).
@@ -45,7 +46,7 @@ Exit codes: 0 done, 1 failed and rolled back (the previous version is serving),
 (a human is needed), 4 another job holds the lock.`;
 
 const HELP_HINT = 'Run `mm-upgrade --help` for the commands and their options.';
-const SPEC_COMMANDS = ['serve', 'upgrade', 'rollback', 'status', 'backup', 'restore', 'reindex', 'build', 'register-command'];
+const SPEC_COMMANDS = ['serve', 'upgrade', 'rollback', 'status', 'backup', 'restore', 'reindex', 'build', 'rehearse', 'register-command'];
 
 export interface Io {
   stdout: (text: string) => void;
