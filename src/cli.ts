@@ -100,8 +100,8 @@ async function start(io: Io, json: boolean, showPlan = true): Promise<{ ctx: App
     close: async () => {
       reporter.close();
       if (!chat) return;
-      const left = await chat.finish(CHAT_FLUSH_MS);
-      if (left > 0) {
+      const { left, wrote } = await chat.finish(CHAT_FLUSH_MS);
+      if (wrote && left > 0) {
         io.stderr.write(
           `${left} chat message${left > 1 ? 's' : ''} could not be delivered yet (Mattermost does not answer); ${left > 1 ? 'they wait' : 'it waits'} in ${ctx.config.bot.stateDir}/outbox/ and \`mm-upgrade serve\` or the next run delivers ${left > 1 ? 'them' : 'it'}.\n`,
         );

@@ -101,8 +101,12 @@ export function buildChatHub(ctx: AppContext, chat: ChatAdapters, accept?: (job:
 
 export interface ChatNotifier {
   sink: EventSink;
-  /** Writes what is left, delivers what it can within `waitMs`; returns how many messages still wait. */
-  finish(waitMs: number): Promise<number>;
+  /**
+   * Writes what is left and delivers what it can: within `waitMs` when this run wrote
+   * messages, a single quick try otherwise (a `status` while Mattermost is down must not wait).
+   * Returns how many messages still wait, and whether this run wrote any.
+   */
+  finish(waitMs: number): Promise<{ left: number; wrote: boolean }>;
 }
 
 /**
@@ -113,14 +117,20 @@ export interface ChatNotifier {
 export function buildChatNotifier(ctx: AppContext): ChatNotifier | undefined {
   const chat = buildChatAdapters(ctx);
   if (!chat) return undefined;
-  const hub = buildChatHub(ctx, chat, (job) => job.kind === 'upgrade' || job.kind === 'rollback' || job.kind === 'restore');
+  let wrote = false;
+  const hub = buildChatHub(ctx, chat, (job) => {
+    const shown = job.kind === 'upgrade' || job.kind === 'rollback' || job.kind === 'restore';
+    wrote ||= shown;
+    return shown;
+  });
   chat.outbox.start();
   return {
     sink: hub.sink,
     finish: async (waitMs) => {
       await hub.settled();
       chat.outbox.stop();
-      return chat.outbox.drain(Date.now() + waitMs);
+      const left = await chat.outbox.drain(Date.now() + (wrote ? waitMs : Math.min(waitMs, 1_500)));
+      return { left, wrote };
     },
   };
 }

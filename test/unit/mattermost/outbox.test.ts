@@ -138,7 +138,9 @@ describe('outbox', () => {
         { type: 'job-finished', result: { job, outcome: 'succeeded', summary: '', details: { from: '1.0.0', to: '1.1.0', changelog: 'https://example.invalid/v1' }, warnings: [], manualSteps: [], finishedAt: new Date().toISOString(), durationMs: 10 } },
       ];
       for (const e of events) notifier.sink(e);
-      left = await notifier.finish(300);
+      const done = await notifier.finish(300);
+      assert.equal(done.wrote, true);
+      left = done.left;
     } finally {
       await mm.start();
     }
