@@ -6,6 +6,7 @@
  * plan nobody decided on take the buttons away the same way, by patching the post.
  */
 import { LockHeldError, toBotError } from '../common/errors.js';
+import { within } from '../common/within.js';
 import { clockTime } from '../i18n/index.js';
 import { readJobLock } from '../state/job-lock.js';
 import { ephemeral, type ActionReply, type ActionRequest, type ChatDeps, type SlashReply } from './deps.js';
@@ -44,9 +45,7 @@ export class Decisions {
 
   /** Resolves once every confirmed job has reached the runner (or failed before), or after `ms`. */
   async started(ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled([...this.starting]), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
-    clearTimeout(timer);
+    await within(Promise.allSettled([...this.starting]), ms);
   }
 
   async action(req: ActionRequest): Promise<ActionReply> {

@@ -12,6 +12,7 @@ import type { UpgradeState } from '../core/upgrade/state.js';
 import { inWindow } from '../core/upgrade/validate.js';
 import type { BackupFile } from '../backup/store.js';
 import { dateTime, duration, ownerName, type Messages } from '../i18n/index.js';
+import { factsTable } from '../mattermost/markdown.js';
 import type { HistoryEntry } from '../state/history.js';
 import type { StatusReport } from '../status/collect.js';
 
@@ -63,13 +64,13 @@ export function renderPlan(m: Messages, config: Config, f: PlanFacts): string {
   } else {
     rows.push([m.plan.downtime, m.plan.downtimeNone]);
   }
-  lines.push('| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v.replace(/\|/g, '\\|')} |`));
+  lines.push(...factsTable(rows));
   if (warnings.length > 0) lines.push('', `**${m.plan.warnings}**`, ...warnings.map((w) => `- :warning: ${w}`));
   return lines.join('\n');
 }
 
 /** The compact status table for `/upgrade status` (ephemeral). */
-export function renderStatus(m: Messages, r: StatusReport, timeZone: string, now: number): string {
+export function renderStatus(m: Messages, r: StatusReport, timeZone: string): string {
   const t = m.status;
   const cell = (v: string | null | undefined): string => (v ? `\`${v}\`` : '—');
   const rows = [
@@ -99,8 +100,7 @@ export function renderStatus(m: Messages, r: StatusReport, timeZone: string, now
     ],
     [t.overall, r.healthy ? `✅ ${t.healthy}` : `❌ ${t.notHealthy}`],
   ];
-  void now;
-  return [...rows, '', '| | |', '|---|---|', ...facts.map(([k, v]) => `| ${k} | ${v} |`)].join('\n');
+  return [...rows, '', ...factsTable(facts)].join('\n');
 }
 
 /** An engine error in the catalogue's words: by its tag, else by its code; otherwise only that something went wrong. */

@@ -6,6 +6,7 @@
  * decisions.ts; everything posted goes through the outbox.
  */
 import { randomBytes } from 'node:crypto';
+import { within } from '../common/within.js';
 import { duration } from '../i18n/index.js';
 import { readJobLock } from '../state/job-lock.js';
 import { responsePath } from '../mattermost/client.js';
@@ -45,9 +46,7 @@ export class ChatService {
     this.decisions.stop();
     // A job confirmed just now reaches the runner first; the runner then stops it at a journal boundary.
     await this.decisions.started(graceMs);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled([...this.background]), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
-    clearTimeout(timer);
+    await within(Promise.allSettled([...this.background]), graceMs);
   }
 
   get isStopping(): boolean {
@@ -96,14 +95,12 @@ export class ChatService {
     const { messages: m, config } = this.d;
     const work = this.d
       .status()
-      .then((report) => renderStatus(m, report, config.upgrade.timeZone, this.d.now()))
+      .then((report) => renderStatus(m, report, config.upgrade.timeZone))
       .catch((err: unknown) => {
         this.d.log.warn('chat: status failed', { error: (err as Error).message });
         return m.status.failed;
       });
-    let timer: NodeJS.Timeout | undefined;
-    const quick = await Promise.race([work, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), STATUS_INLINE_MS)))]);
-    clearTimeout(timer);
+    const quick = await within(work, STATUS_INLINE_MS);
     if (quick !== undefined) return ephemeral(quick);
     this.track(work.then((text) => this.respond(req, text)));
     return ephemeral(m.ack.checking);

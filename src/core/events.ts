@@ -2,6 +2,8 @@
  * What a running job tells the world: the CLI, the chat reporter and the schedules render the
  * same events. Plain data, so they can also be journaled and put in the outbox.
  */
+import type { MessageTag } from '../common/errors.js';
+
 export type JobKind = 'upgrade' | 'rollback' | 'backup' | 'restore' | 'reindex' | 'recover';
 
 export interface JobInfo {
@@ -38,7 +40,7 @@ export interface JobResult {
   /** Why it failed or was refused. */
   reason?: string;
   /** The same reason as a message id and values, when the error carried one (for chat's catalogue). */
-  reasonTag?: { key: string; params?: Record<string, string | number> };
+  reasonTag?: MessageTag;
   hint?: string;
   /** Facts worth reporting: versions, backup file, downtime, log lines, warnings. */
   details: Record<string, unknown>;

@@ -6,6 +6,7 @@
  */
 import pkg from '@mattermost/client';
 import type { Command } from '@mattermost/types/integrations';
+import { within } from '../common/within.js';
 
 // @mattermost/client is CommonJS: a named ESM import of Client4 fails on Node 20.
 const { Client4 } = pkg;
@@ -40,7 +41,6 @@ export interface NewPost {
 export type CommandSpec = Pick<Command, 'team_id' | 'trigger' | 'method' | 'url' | 'auto_complete' | 'auto_complete_desc' | 'auto_complete_hint' | 'display_name' | 'description' | 'username' | 'icon_url'>;
 
 export interface ChatApi {
-  me(): Promise<ChatUser>;
   user(id: string): Promise<ChatUser>;
   team(name: string): Promise<{ id: string; name: string }>;
   channel(team: string, name: string): Promise<ChatChannel>;
@@ -93,21 +93,16 @@ export function createChatApi(baseUrl: string, token: string, { timeoutMs = 10_0
   client.setUserAgent('mattermost-upgrade-bot');
 
   const call = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ChatApiError(`${what}: no answer from Mattermost in ${timeoutMs / 1000} s`, undefined, undefined, true)), timeoutMs);
-    });
     try {
-      return await Promise.race([fn(), timeout]);
+      return await within(fn(), timeoutMs, (): never => {
+        throw new ChatApiError(`${what}: no answer from Mattermost in ${timeoutMs / 1000} s`, undefined, undefined, true);
+      });
     } catch (err) {
       throw toChatApiError(what, err);
-    } finally {
-      clearTimeout(timer);
     }
   };
 
   return {
-    me: () => call('get the bot user', () => client.getMe()),
     user: (id) => call(`get user ${id}`, () => client.getUser(id)),
     team: (name) => call(`get team ${name}`, () => client.getTeamByName(name)),
     channel: (team, name) => call(`find channel ${name} in team ${team}`, () => client.getChannelByNameAndTeamName(team, name)),

@@ -9,6 +9,7 @@
  */
 import { mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { within } from '../common/within.js';
 import { writeDurably } from '../state/durable-file.js';
 import { OutboxFiles, type PostKeys, type Stored } from './outbox-files.js';
 import { tryLockFile, unlockFile } from '../state/file-lock.js';
@@ -191,7 +192,9 @@ export class Outbox {
         const left = deadline - Date.now();
         if (left <= 0) return { delivered, pending: items.length, error: 'out of time' };
         try {
-          await withDeadline(this.deliver(api, head, items, posts), left);
+          await within(this.deliver(api, head, items, posts), left, (): never => {
+            throw new ChatApiError('out of time', undefined, undefined, true);
+          });
           delivered++;
         } catch (err) {
           if (err instanceof ChatApiError && !err.transient) {
@@ -257,14 +260,4 @@ export class Outbox {
     return channel.id;
   }
 
-}
-
-/** The promise, or a transient failure once `ms` have passed. */
-function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
-  if (!Number.isFinite(ms)) return p;
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ChatApiError('out of time', undefined, undefined, true)), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }

@@ -6,6 +6,7 @@
 import { basename } from 'node:path';
 import type { JobResult } from '../core/events.js';
 import { dateTime, duration, jobName, ownerName, type Messages } from '../i18n/index.js';
+import { factsTable } from './markdown.js';
 import { stepTitle, type ProgressModel } from './progress.js';
 
 const MAX_LOG_LINES = 12;
@@ -44,7 +45,7 @@ export function renderResult(m: Messages, result: JobResult, model: ProgressMode
   rows.push([m.result.took, duration(m, result.durationMs)]);
   const changelog = str(details.changelog);
   if (changelog && result.outcome === 'succeeded') rows.push([m.result.changelog, changelog]);
-  lines.push('', '| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v.replace(/\|/g, '\\|')} |`));
+  lines.push('', ...factsTable(rows));
 
   if (model.rollbackLines.length > 0 && result.outcome !== 'succeeded') {
     lines.push('', `**${m.result.rolledBackWhat}**`, ...model.rollbackLines.map((l) => `- ${l}`));

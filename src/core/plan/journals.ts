@@ -3,6 +3,7 @@
  * a job stops at its next journal write and waits there for ever, so that the process exits
  * at a journal boundary and the next start recovers the job as after a crash.
  */
+import { within } from '../../common/within.js';
 import { Journal } from '../../state/journal.js';
 
 export class OpenJournals {
@@ -54,9 +55,7 @@ export class OpenJournals {
       if ([...this.open].every((j) => this.parked.has(j))) wake();
     };
     this.halted();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([allParked, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
-    clearTimeout(timer);
+    await within(allParked, graceMs);
     await Promise.all([...this.open].map((j) => j.idle()));
   }
 }
