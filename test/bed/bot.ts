@@ -1,7 +1,7 @@
 /** `mm-upgrade serve` as its own process, the way an admin runs it, on a free loopback port. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { CLI } from './cli.js';
+import { CLI, cleanEnv } from './cli.js';
 import { waitFor } from './proc.js';
 
 export interface BotProcess {
@@ -14,8 +14,7 @@ export interface BotProcess {
 }
 
 export async function startBot(env: Record<string, string>): Promise<BotProcess> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(MM_|COMPOSE_|APP_|DB_|DOCKER_HOST|STATE_DIR|BACKUP_|VERIFY_|HEALTH_|BOT_|PORT$)/.test(k)));
-  const child = spawn(process.execPath, [CLI, 'serve'], { env: { ...base, ...env }, cwd: tmpdir(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'serve'], { env: cleanEnv(env), cwd: tmpdir(), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

@@ -5,8 +5,9 @@ import { run, type RunResult } from './proc.js';
 
 export const CLI = new URL('../../dist/cli.js', import.meta.url).pathname;
 
-function cleanEnv(env: Record<string, string>): NodeJS.ProcessEnv {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(MM_|COMPOSE_|APP_|DB_|DOCKER_HOST|STATE_DIR|BACKUP_|VERIFY_|HEALTH_)/.test(k)));
+/** This process's environment without anything that configures the bot, plus `env`. */
+export function cleanEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(MM_|COMPOSE_|APP_|DB_|DOCKER_HOST|STATE_DIR|BACKUP_|VERIFY_|HEALTH_|BOT_|PORT$)/.test(k)));
   return { ...base, ...env } as NodeJS.ProcessEnv;
 }
 

@@ -15,10 +15,11 @@
  * Bundled by esbuild (pg included, pg-native external) into /mattermost/server.js.
  * It only ever binds 127.0.0.1.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { AppError as HttpError } from '../../mattermost/model.js';
+import { readBody, sendJson } from '../../mattermost/http.js';
+import { AppError as HttpError, newId } from '../../mattermost/model.js';
 import { MattermostStandIn } from '../../mattermost/standin.js';
 import { PgStore } from './pg-store.js';
 
@@ -285,31 +286,7 @@ async function databaseHealthy(pool: pg.Pool): Promise<boolean> {
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
-/** model.NewId: 26 characters of lower-case base32. */
-function newId(): string {
-  const alphabet = 'ybndrfg8ejkmcpqxot1uwisza345h769';
-  return [...randomBytes(26)].map((b) => alphabet[b % 32]).join('');
-}
-
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-function readBody(req: IncomingMessage, limit = 1 << 20): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => {
-      body += chunk;
-      if (body.length > limit) reject(new HttpError(413, 'api.context.body_too_large', 'Request body is too large.'));
-    });
-    req.on('end', () => resolve(body));
-    req.on('error', reject);
-  });
-}
+// newId, sendJson and readBody are the Mattermost stand-in's own (test/mattermost).
 
 /** The Mattermost API stand-in (test/mattermost), configured like a real server from MM_* variables. */
 function createStandIn(pool: pg.Pool, config: Config, env: NodeJS.ProcessEnv): MattermostStandIn {
@@ -372,7 +349,7 @@ function createApi(pool: pg.Pool, config: Config, standIn: MattermostStandIn): S
     'POST /api/v4/test/posts': async (req) => {
       let message: unknown;
       try {
-        message = (JSON.parse(await readBody(req)) as { message?: unknown }).message;
+        message = (JSON.parse(await readBody(req, 1 << 20)) as { message?: unknown }).message;
       } catch (err) {
         if (err instanceof HttpError) throw err;
         throw new HttpError(400, 'api.context.invalid_body_param.app_error', 'Invalid or missing post in request body.');
