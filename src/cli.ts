@@ -156,7 +156,7 @@ const commands: Record<string, Handler> = {
     const json = Boolean(values.json);
     const s = await start(io, json);
     try {
-      const report = await collectStatus({ config: s.ctx.config, engine: s.ctx.engine, history: await readHistory(s.ctx.config.bot.stateDir) });
+      const report = await collectStatus({ config: s.ctx.config, engine: s.ctx.engine, compose: s.ctx.compose, history: await readHistory(s.ctx.config.bot.stateDir) });
       io.stdout(json ? JSON.stringify({ ...report, recovered: s.recovered }, null, 2) + '\n' : renderStatus(report));
       return report.healthy ? ExitCode.Ok : ExitCode.HumanNeeded;
     } finally {

@@ -14,6 +14,7 @@ import { maintenanceUndoHandlers } from './core/maintenance.js';
 import { JobRunner } from './core/plan/runner.js';
 import { realClock, type EngineDeps } from './core/upgrade/deps.js';
 import { upgradeAssessor, upgradeUndoHandlers } from './core/upgrade/plan.js';
+import { ComposeTool } from './docker/compose-cli/index.js';
 import { DockerodeEngine } from './docker/dockerode-engine.js';
 import type { DockerEngine } from './docker/engine.js';
 import { createLogger, type Logger } from './logging/logger.js';
@@ -25,6 +26,7 @@ export interface AppContext {
   config: Config;
   logger: Logger;
   engine: DockerEngine;
+  compose: ComposeTool;
 }
 
 export function buildContext(
@@ -34,7 +36,8 @@ export function buildContext(
   const config = readConfig({ ...loadEnvFile(), ...env }, { purpose });
   const logger = createLogger({ level: config.logLevel, secrets: secretsOf(config), style });
   const engine = new DockerodeEngine(config.docker.host, config.docker.registryAuth);
-  return { config, logger, engine };
+  const compose = new ComposeTool({ override: config.compose.cli, dockerHost: config.docker.hostText });
+  return { config, logger, engine, compose };
 }
 
 export interface Engine {
@@ -43,7 +46,7 @@ export interface Engine {
 }
 
 export function buildEngine(ctx: AppContext, emit: EventSink): Engine {
-  const deps: EngineDeps = { config: ctx.config, engine: ctx.engine, probe: (url) => probeServer(url), clock: realClock };
+  const deps: EngineDeps = { config: ctx.config, engine: ctx.engine, probe: (url) => probeServer(url), clock: realClock, compose: ctx.compose };
   const runner = new JobRunner({
     stateDir: ctx.config.bot.stateDir,
     undoHandlers: { ...upgradeUndoHandlers(deps), ...maintenanceUndoHandlers(deps) },

@@ -47,7 +47,7 @@ export async function serve(ctx: AppContext, opts: ServeOptions = {}): Promise<n
     pending: new PendingStore(config.bot.stateDir),
     authorizer: new Authorizer(chat.api, config.mattermost.allowedUsers),
     planner: enginePlanner(engine.deps),
-    status: async () => collectStatus({ config, engine: ctx.engine, history: await readHistory(config.bot.stateDir) }),
+    status: async () => collectStatus({ config, engine: ctx.engine, compose: ctx.compose, history: await readHistory(config.bot.stateDir) }),
     log,
     now: Date.now,
   });

@@ -41,6 +41,8 @@ export function renderPlan(m: Messages, config: Config, f: PlanFacts): string {
     if (s.kind === 'upgrade' && esrs.length > 0) warnings.push(m.plan.warnEsr(esrs.at(-1)!));
     if (s.kind === 'upgrade' && parseVersion(s.target).major > parseVersion(s.from).major) warnings.push(m.plan.warnMajor(s.from, s.target));
     if (s.db.moves) warnings.push(m.plan.warnPostgresCheck);
+    if (s.compose && s.compose.pending.length > 0) warnings.push(m.plan.warnUpDPending(s.compose.pending.map((x) => `\`${x}\``).join(', ')));
+    else if (s.compose?.unavailable) warnings.push(m.plan.warnUpDNoCli(s.compose.unavailable));
     if (f.pgMajor !== undefined && f.pgMajor < 13 && compareVersions(s.target, '10.6.0') >= 0) warnings.push(m.plan.warnPostgres13(f.pgMajor));
     if (s.restoreDump) rows.push([m.plan.database, m.plan.rollbackNote(basename(s.restoreDump))]);
     else if (s.kind === 'rollback') rows.push([m.plan.database, m.plan.rollbackNote()]);
@@ -86,7 +88,12 @@ export function renderStatus(m: Messages, r: StatusReport, timeZone: string): st
     [t.server, server.reachable ? t.serverLine(server.version ?? '?', server.pingOk) : t.unreachable],
     [t.drift, r.drift.length === 0 ? t.noDrift : r.drift.map((d) => `${d.service}: \`${d.compose}\` ≠ \`${d.container ?? '—'}\``).join(', ')],
     [t.lastBackup, r.backup.newest ? `\`${basename(r.backup.newest.file)}\`, ${m.ago(duration(m, r.backup.newest.ageSeconds * 1000))}` : t.noBackupIn(r.backup.dir)],
-    [t.upD, r.composeWouldRecreate.length === 0 ? t.upDNothing : t.upDRecreate(r.composeWouldRecreate.map((x) => `\`${x.container}\``).join(', '))],
+    [
+      t.upD,
+      `${r.composeWouldRecreate.length === 0 ? t.upDNothing : t.upDRecreate(r.composeWouldRecreate.map((x) => `\`${x.container}\``).join(', '))} _(${
+        r.composeCheck?.checkedWith ? t.upDChecked(r.composeCheck.checkedWith) : t.upDGuess(r.composeCheck?.guessBecause ?? '?')
+      })_`,
+    ],
     [t.job, r.job?.alive ? t.jobLine(m.kind[r.job.kind as JobKind] ?? r.job.kind, ownerName(m, r.job.owner), r.job.step ? (m.steps[r.job.step] ?? r.job.step) : m.starting) : t.noJob],
     [
       t.lastJobs,

@@ -6,6 +6,7 @@
 import cliProgress from 'cli-progress';
 import { formatBytes, formatDuration } from '../config/parse.js';
 import type { EngineEvent, EventSink, JobOutcome, JobResult } from '../core/events.js';
+import { describeUpD, isUpD } from '../core/upgrade/compose-hash.js';
 
 export type ReporterStream = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
 
@@ -229,6 +230,7 @@ const KNOWN_DETAILS: Array<[key: string, label: string, render: (value: unknown)
   ['downtimeMs', 'Downtime', (v) => (typeof v === 'number' ? formatDuration(v) : plainValue(v))],
   ['restoreLoses', 'Restore loses', plainValue],
   ['changelog', 'Changelog', plainValue],
+  ['upD', 'On up -d', (v) => (isUpD(v) ? describeUpD(v, 'result') : undefined)],
 ];
 const BLOCK_DETAILS = new Set(['logLines']);
 

@@ -40,7 +40,7 @@ export interface Config {
     stateDir: string;
   };
   docker: { host: DockerHost; hostText: string; registryAuth: { username: string; password: string } | undefined };
-  compose: { files: string[] | undefined; projectName: string | undefined };
+  compose: { files: string[] | undefined; projectName: string | undefined; /** COMPOSE_CLI, split on spaces: the command that computes config hashes. */ cli: string[] | undefined };
   app: { service: string; container: string | undefined; image: string | undefined; stopTimeoutS: number };
   db: {
     service: string;
@@ -208,7 +208,7 @@ export function readConfig(
       hostText: dockerHostText,
       registryAuth: registryUser && registryPassword ? { username: registryUser, password: registryPassword } : undefined,
     },
-    compose: { files: composeFiles, projectName: name('COMPOSE_PROJECT_NAME', undefined)?.toLowerCase() },
+    compose: { files: composeFiles, projectName: name('COMPOSE_PROJECT_NAME', undefined)?.toLowerCase(), cli: raw('COMPOSE_CLI')?.split(/\s+/).filter((w) => w !== '') },
     app: {
       service: name('APP_SERVICE', 'mattermost')!,
       container: name('APP_CONTAINER', undefined),

@@ -5,6 +5,7 @@
  */
 import { basename } from 'node:path';
 import type { JobResult } from '../core/events.js';
+import { isUpD, type UpDOutlook } from '../core/upgrade/compose-hash.js';
 import { dateTime, duration, jobName, ownerName, type Messages } from '../i18n/index.js';
 import { factsTable } from './markdown.js';
 import { stepTitle, type ProgressModel } from './progress.js';
@@ -45,6 +46,7 @@ export function renderResult(m: Messages, result: JobResult, model: ProgressMode
   rows.push([m.result.took, duration(m, result.durationMs)]);
   const changelog = str(details.changelog);
   if (changelog && result.outcome === 'succeeded') rows.push([m.result.changelog, changelog]);
+  if (isUpD(details.upD)) rows.push([m.result.upD, upDText(m, details.upD)]);
   lines.push('', ...factsTable(rows));
 
   if (model.rollbackLines.length > 0 && result.outcome !== 'succeeded') {
@@ -75,6 +77,15 @@ export function renderAnnouncement(m: Messages, result: JobResult, timeZone: str
     return m.announce.restored(when === undefined ? `\`${basename(String(d.restored ?? ''))}\`` : dateTime(m, when, timeZone));
   }
   return undefined;
+}
+
+function upDText(m: Messages, o: UpDOutlook): string {
+  const code = (names: string[]) => names.map((n) => `\`${n}\``).join(', ');
+  const parts: string[] = [];
+  if (o.pending.length > 0) parts.push(m.result.upDPending(code(o.pending)));
+  const others = o.restarts.filter((s) => !o.pending.includes(s));
+  if (others.length > 0) parts.push(m.result.upDRestart(code(others), o.unavailable ?? '?'));
+  return parts.length > 0 ? parts.join('; ') : m.result.upDNothing(o.cli ?? 'compose');
 }
 
 function str(v: unknown): string | undefined {

@@ -6,8 +6,9 @@ import { dbTarget, pgIsReady } from '../backup/dump.js';
 import { listBackups } from '../backup/store.js';
 import type { Config } from '../config/index.js';
 import { parseImageRef } from '../docker/compose/index.js';
-import { resolveDeployment, runsPinnedImage, sameImage, type ServiceTarget } from '../docker/deployment.js';
-import { RECREATED_LABEL } from '../core/upgrade/switch.js';
+import { resolveDeployment, runsPinnedImage, type ServiceTarget } from '../docker/deployment.js';
+import { checkUpD } from './compose-up.js';
+import type { ComposeTool } from '../docker/compose-cli/index.js';
 import type { DockerEngine } from '../docker/engine.js';
 import { probeServer, type ServerProbe } from '../mattermost/server-probe.js';
 import type { HistoryEntry } from '../state/history.js';
@@ -48,6 +49,8 @@ export interface StatusReport {
   job: { jobId: string; kind: string; owner: string; step: string | null; pid: number; startedAt: string; alive: boolean } | null;
   /** Containers a later `docker-compose up -d` would recreate, and why. */
   composeWouldRecreate: Array<{ service: string; container: string; reason: string }>;
+  /** How that was found: compose's own config hashes (`checkedWith`), or a guess (`guessBecause`). */
+  composeCheck: { checkedWith: string | null; guessBecause: string | null };
   /** The last jobs, newest last. */
   history: HistoryEntry[];
   problems: string[];
@@ -59,16 +62,19 @@ export interface StatusDeps {
   history?: HistoryEntry[];
   now?: () => Date;
   probe?: typeof probeServer;
+  /** Asks compose for its config hashes; without it, "On up -d" is a guess. */
+  compose?: ComposeTool;
 }
 
-export async function collectStatus({ config, engine, history = [], now = () => new Date(), probe = probeServer }: StatusDeps): Promise<StatusReport> {
+export async function collectStatus({ config, engine, history = [], now = () => new Date(), probe = probeServer, compose }: StatusDeps): Promise<StatusReport> {
   const deployment = await resolveDeployment(config, engine);
   const problems: string[] = [];
-  const [server, dbReady, backups, lock] = await Promise.all([
+  const [server, dbReady, backups, lock, upD] = await Promise.all([
     probe(config.mattermost.url),
     isDbReady(engine, deployment.db, config),
     listBackups(config.backup.dir),
     readJobLock(config.bot.stateDir),
+    checkUpD(engine, deployment, compose),
   ]);
 
   const app = { ...serviceStatus(deployment.app, !(await runsPinnedImage(engine, deployment.app))), server };
@@ -116,15 +122,8 @@ export async function collectStatus({ config, engine, history = [], now = () => 
     job: lock
       ? { jobId: lock.jobId, kind: lock.kind, owner: lock.owner, step: lock.step ?? null, pid: lock.pid, startedAt: lock.startedAt, alive: lock.alive }
       : null,
-    composeWouldRecreate: [deployment.app, deployment.db].flatMap((t) => {
-      const c = t.container;
-      if (!c) return [];
-      const name = c.Name.replace(/^\//, '');
-      const at = c.Config.Labels?.[RECREATED_LABEL];
-      if (at) return [{ service: t.service, container: name, reason: `recreated by mm-upgrade at ${at}: its compose config hash is stale` }];
-      if (!sameImage(c.Config.Image, t.compose.resolved)) return [{ service: t.service, container: name, reason: `the compose file pins ${t.compose.resolved}, another tag of the image it runs` }];
-      return [];
-    }),
+    composeWouldRecreate: upD.recreate,
+    composeCheck: { checkedWith: upD.checkedWith, guessBecause: upD.guessBecause },
     history: history.slice(-5),
     problems,
   };

@@ -36,9 +36,11 @@ export function renderStatus(r: StatusReport): string {
     ],
     [
       'On up -d',
-      r.composeWouldRecreate.length === 0
-        ? 'docker-compose would change nothing'
-        : `docker-compose would recreate ${r.composeWouldRecreate.map((x) => `${x.container} (${x.reason})`).join(', ')}: same settings and volumes, a short restart`,
+      `${
+        r.composeWouldRecreate.length === 0
+          ? 'docker-compose would change nothing'
+          : `docker-compose would recreate ${r.composeWouldRecreate.map((x) => `${x.container} (${x.reason})`).join(', ')}: same settings and volumes, a short restart`
+      } ${r.composeCheck.checkedWith ? `(compared with ${r.composeCheck.checkedWith}'s own config hashes)` : `(a guess: ${r.composeCheck.guessBecause ?? 'no compose command'})`}`,
     ],
     ['Job', r.job ? `${r.job.kind} by ${r.job.owner}, step ${r.job.step ?? '-'}${r.job.alive ? '' : ` (stale lock: process ${r.job.pid} is gone)`}` : 'none running'],
     [

@@ -1,5 +1,6 @@
 /** What the engine's jobs are given: configuration and adapters, never reached for globally. */
 import type { Config } from '../../config/index.js';
+import type { ComposeTool } from '../../docker/compose-cli/index.js';
 import type { DockerEngine } from '../../docker/engine.js';
 import type { ServerProbe } from '../../mattermost/server-probe.js';
 
@@ -18,4 +19,6 @@ export interface EngineDeps {
   engine: DockerEngine;
   probe: (baseUrl: string) => Promise<ServerProbe>;
   clock: Clock;
+  /** Runs the compose command for its config hashes. */
+  compose: ComposeTool;
 }

@@ -8,7 +8,9 @@ import { dbTarget, pgIsReady } from '../../backup/dump.js';
 import type { Config } from '../../config/index.js';
 import { ServiceFailedError, TimeoutError } from '../../common/errors.js';
 import type { DockerEngine, LogLine } from '../../docker/engine.js';
+import { formatDuration } from '../../config/parse.js';
 import type { Clock, EngineDeps } from './deps.js';
+import type { UpgradeState } from './state.js';
 
 /** Polls fast at first, then settles at `max` between tries. */
 async function poll<T>(clock: Clock, timeoutMs: number, what: string, probe: () => Promise<T | undefined>, max = 250): Promise<T> {
@@ -95,4 +97,41 @@ async function errorLines(engine: DockerEngine, container: string, config: Confi
   if (found.length > 0) return found.slice(-max).map((f) => f.line);
   const tail = await engine.logs(container, { tail: max }).catch(() => []);
   return tail.map((l) => l.text);
+}
+
+/**
+ * After the new version is healthy: watch it for VERIFY_WINDOW. An exit, a restart (a crash loop
+ * hidden by a restart policy) or three failed pings in a row fail it; error lines are reported,
+ * `fatal:` ones fail it.
+ */
+export async function watchNewVersion(deps: EngineDeps, state: UpgradeState, warn: (m: string) => void): Promise<string> {
+  const { engine, config, clock, probe } = deps;
+  const until = clock.now() + config.upgrade.verifyWindowMs;
+  const first = await engine.inspectContainer(state.app.container);
+  const restarts = first?.RestartCount ?? 0;
+  let failedPings = 0;
+  let pings = 0;
+  while (clock.now() < until) {
+    const c = await engine.inspectContainer(state.app.container);
+    if (!c || !c.State.Running || c.RestartCount > restarts) {
+      const lines = (await scanLogs(engine, state.app.container, config, undefined)).map((f) => f.line).slice(-8);
+      state.logLines.push(...lines);
+      throw new ServiceFailedError(`Mattermost ${state.target} ${c ? `stopped (exit code ${c.State.ExitCode}, ${c.RestartCount - restarts} restarts)` : 'disappeared'} while being watched`, lines);
+    }
+    const p = await probe(config.mattermost.url);
+    pings++;
+    failedPings = p.pingOk ? 0 : failedPings + 1;
+    if (failedPings >= 3) throw new ServiceFailedError(`Mattermost ${state.target} failed 3 pings in a row while being watched: ${p.error ?? 'ping failed'}`, []);
+    await clock.sleep(Math.min(1_000, Math.max(0, until - clock.now())));
+  }
+  const since = state.appStoppedAt ? new Date(state.appStoppedAt) : undefined;
+  const findings = [
+    ...(await scanLogs(engine, state.app.container, config, undefined)),
+    ...(await scanLogs(engine, state.db.container, config, since)),
+  ];
+  state.logLines.push(...findings.map((f) => `${f.container}: ${f.line}`));
+  const fatal = findings.filter((f) => f.fatal);
+  if (fatal.length > 0) throw new ServiceFailedError(`fatal lines in the logs (LOG_ERROR_PATTERNS fatal:)`, fatal.map((f) => `${f.container}: ${f.line}`));
+  for (const f of findings.slice(-10)) warn(`error line in ${f.container}'s log: ${f.line}`);
+  return `${state.target} stayed up for ${formatDuration(config.upgrade.verifyWindowMs)} (${pings} pings)${findings.length > 0 ? `, ${findings.length} error lines in the logs` : ', no error lines in the logs'}`;
 }

@@ -8,15 +8,16 @@ import { formatDuration } from '../../config/parse.js';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { readServiceImage, restoreFileChange, setServiceTag, writeFileAtomic } from '../../docker/compose/index.js';
-import { isStrictVersion, compareVersions } from '../../common/version.js';
 import type { JobDefinition, Step, UndoHandler } from '../plan/step.js';
 import type { Assessor } from '../plan/runner.js';
 import type { EngineDeps } from './deps.js';
-import { PolicyError, ServiceFailedError } from '../../common/errors.js';
-import { scanLogs } from './health.js';
+import { ServiceFailedError } from '../../common/errors.js';
+import { watchNewVersion } from './health.js';
 import { manualPutBack, putBackPrevious, switchImages, type PreviousDeployment } from './switch.js';
 import type { UpgradeState } from './state.js';
-import { planMove, precheck } from './validate.js';
+import { composeWouldRecreate, describeUpD, hashPinned, upDOutlook } from './compose-hash.js';
+import { checkPostgresMajor, planMove, precheck } from './validate.js';
+import { removeOldImages } from './cleanup.js';
 
 export interface UpgradeRequest {
   target: string;
@@ -103,6 +104,17 @@ export function upgradeSteps(deps: EngineDeps): Step<S>[] {
           if (change.before.equals(change.after)) continue;
           changed.push(`${m.service} → ${m.toTag} in ${change.file}`);
         }
+        // Compose's own hash of the pinned file, before the first stop (no downtime yet).
+        await hashPinned(deps, state, (m) => ctx.warn(m));
+        if (state.db.moves && !state.db.recreate) {
+          const current = await engine.inspectContainer(state.db.container);
+          if (composeWouldRecreate(state, state.db, current?.Config.Labels)) {
+            // Its tag moved onto the same image, but compose hashes the tag: the next `up -d` would
+            // restart PostgreSQL by surprise. Better now, while the app is stopped anyway.
+            state.db.recreate = true;
+            changed.push(`${state.db.service} is recreated too: the next \`docker compose up -d\` would otherwise restart it for its new tag`);
+          }
+        }
         return changed.join('; ');
       },
     },
@@ -124,7 +136,7 @@ export function upgradeSteps(deps: EngineDeps): Step<S>[] {
     {
       id: 'verify',
       title: `Watch the new version`,
-      run: async (ctx) => verify(deps, ctx.state, (m) => ctx.warn(m)),
+      run: async (ctx) => watchNewVersion(deps, ctx.state, (m) => ctx.warn(m)),
     },
     {
       id: 'cleanup',
@@ -153,7 +165,7 @@ export function upgradeJob(deps: EngineDeps, state: S, owner: string): JobDefini
     steps: upgradeSteps(deps),
     state,
     succeeded: (s) => ({ summary: `${s.target} is serving`, details: details(s) }),
-    failed: (s) => details(s),
+    failed: (s) => details(s, true),
   };
 }
 
@@ -169,11 +181,16 @@ export function describePlan(deps: EngineDeps, s: S): string[] {
     `start them again and wait for ${s.target} (up to ${Math.round(config.upgrade.healthTimeoutMs / 1000)} s), watch it for ${formatDuration(config.upgrade.verifyWindowMs)}`,
     `on failure: put ${s.from} back, restoring the dump if ${s.from} will not start on the database`,
   ];
+  const upD = upDOutlook(s);
+  if (upD) lines.push(describeUpD(upD, 'plan'));
   if (s.kind === 'upgrade') lines.push(`changelog: ${s.changelog}`);
   return lines;
 }
 
-function details(s: S): Record<string, unknown> {
+/** `rolledBack`: the previous containers came back with their own labels; only pending changes remain for `up -d`. */
+function details(s: S, rolledBack = false): Record<string, unknown> {
+  const outlook = upDOutlook(s);
+  const upD = outlook && rolledBack ? (outlook.pending.length > 0 ? { ...outlook, restarts: [] } : undefined) : outlook;
   const downtimeMs = s.appStoppedAt && s.healthyAt ? Date.parse(s.healthyAt) - Date.parse(s.appStoppedAt) : undefined;
   return {
     from: s.from,
@@ -184,80 +201,8 @@ function details(s: S): Record<string, unknown> {
     ...(s.logLines.length > 0 ? { logLines: s.logLines } : {}),
     ...(s.removedImages.length > 0 ? { removedImages: s.removedImages } : {}),
     dbRecreated: s.db.recreate,
+    ...(upD ? { upD } : {}),
   };
-}
-
-/** A PostgreSQL major change cannot run on the existing data directory (it needs pg_upgrade). */
-async function checkPostgresMajor(deps: EngineDeps, state: S): Promise<void> {
-  const image = await deps.engine.inspectImage(state.db.toRef);
-  const env = Object.fromEntries((image?.Config.Env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
-  const labels = image?.Config.Labels ?? {};
-  const newMajor = env.PG_MAJOR ?? Object.entries(labels).find(([k]) => /postgres.*major|pg[._-]?major/i.test(k))?.[1] ?? env.PG_VERSION?.split('.')[0];
-  const r = await deps.engine.exec(state.db.container, ['sh', '-c', 'cat "${PGDATA:-/var/lib/postgresql/data}/PG_VERSION"'], { timeoutMs: 10_000 });
-  const dataMajor = r.exitCode === 0 ? r.stdout.trim() : undefined;
-  if (newMajor && dataMajor && newMajor !== dataMajor && !state.force) {
-    throw new PolicyError(
-      `${state.db.toRef} runs PostgreSQL ${newMajor} but the data directory is PostgreSQL ${dataMajor}: it would not start on it`,
-      'A PostgreSQL major upgrade needs pg_upgrade or a dump and restore into a fresh volume; add --force only if the image handles it itself.',
-      { key: 'postgres.major', params: { ref: state.db.toRef, image: newMajor, data: dataMajor } },
-    );
-  }
-}
-
-async function verify(deps: EngineDeps, state: S, warn: (m: string) => void): Promise<string> {
-  const { engine, config, clock, probe } = deps;
-  const until = clock.now() + config.upgrade.verifyWindowMs;
-  const first = await engine.inspectContainer(state.app.container);
-  const restarts = first?.RestartCount ?? 0;
-  let failedPings = 0;
-  let pings = 0;
-  while (clock.now() < until) {
-    const c = await engine.inspectContainer(state.app.container);
-    if (!c || !c.State.Running || c.RestartCount > restarts) {
-      const lines = (await scanLogs(engine, state.app.container, config, undefined)).map((f) => f.line).slice(-8);
-      state.logLines.push(...lines);
-      throw new ServiceFailedError(`Mattermost ${state.target} ${c ? `stopped (exit code ${c.State.ExitCode}, ${c.RestartCount - restarts} restarts)` : 'disappeared'} while being watched`, lines);
-    }
-    const p = await probe(config.mattermost.url);
-    pings++;
-    failedPings = p.pingOk ? 0 : failedPings + 1;
-    if (failedPings >= 3) throw new ServiceFailedError(`Mattermost ${state.target} failed 3 pings in a row while being watched: ${p.error ?? 'ping failed'}`, []);
-    await clock.sleep(Math.min(1_000, Math.max(0, until - clock.now())));
-  }
-  const since = state.appStoppedAt ? new Date(state.appStoppedAt) : undefined;
-  const findings = [
-    ...(await scanLogs(engine, state.app.container, config, undefined)),
-    ...(await scanLogs(engine, state.db.container, config, since)),
-  ];
-  state.logLines.push(...findings.map((f) => `${f.container}: ${f.line}`));
-  const fatal = findings.filter((f) => f.fatal);
-  if (fatal.length > 0) throw new ServiceFailedError(`fatal lines in the logs (LOG_ERROR_PATTERNS fatal:)`, fatal.map((f) => `${f.container}: ${f.line}`));
-  for (const f of findings.slice(-10)) warn(`error line in ${f.container}'s log: ${f.line}`);
-  return `${state.target} stayed up for ${formatDuration(config.upgrade.verifyWindowMs)} (${pings} pings)${findings.length > 0 ? `, ${findings.length} error lines in the logs` : ', no error lines in the logs'}`;
-}
-
-/** Images older than the previous version go; the previous stays so a rollback needs no pull. */
-async function removeOldImages(deps: EngineDeps, state: S, warn: (m: string) => void): Promise<string[]> {
-  const { engine } = deps;
-  const inUse = new Set((await engine.findContainers({})).map((c) => c.imageId));
-  const removed: string[] = [];
-  for (const m of [state.app, state.db].filter((x) => x.moves)) {
-    for (const image of await engine.listImages(m.repository)) {
-      if (inUse.has(image.id)) continue;
-      const tags = image.tags.filter((t) => t.startsWith(`${m.repository}:`)).map((t) => t.slice(m.repository.length + 1));
-      if (tags.length === 0 || tags.includes(m.fromTag) || tags.includes(m.toTag)) continue;
-      if (!isStrictVersion(m.fromTag) || !tags.every((t) => isStrictVersion(t) && compareVersions(t, m.fromTag) < 0)) continue;
-      for (const t of tags) {
-        try {
-          await engine.removeImage(`${m.repository}:${t}`);
-          removed.push(`${m.repository}:${t}`);
-        } catch (err) {
-          warn(`could not remove ${m.repository}:${t}: ${(err as Error).message}`);
-        }
-      }
-    }
-  }
-  return removed;
 }
 
 export function upgradeUndoHandlers(deps: EngineDeps): Record<string, UndoHandler> {

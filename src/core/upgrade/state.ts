@@ -2,6 +2,7 @@
 import type { BackupResult } from '../../backup/dump.js';
 import type { ComposeFiles } from '../../docker/compose/index.js';
 import type { ContainerSpec } from '../../docker/engine.js';
+import type { ComposeOutlook } from './compose-hash.js';
 
 export interface ServiceMove {
   role: 'app' | 'db';
@@ -42,6 +43,8 @@ export interface UpgradeState {
   removedImages: string[];
   /** Copies of the compose files as they were before the job, for a human finishing by hand. */
   savedFiles: Array<{ file: string; saved: string }>;
+  /** What compose's own config hashes say (absent in journals of older versions). */
+  compose?: ComposeOutlook;
 }
 
 export function changelogUrl(template: string, version: string): string {

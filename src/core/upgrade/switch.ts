@@ -11,6 +11,7 @@ import type { EngineDeps } from './deps.js';
 import { ServiceFailedError } from '../../common/errors.js';
 import { waitAppHealthy, waitDbReady } from './health.js';
 import type { UpgradeState } from './state.js';
+import { composeLabelsFor, HASH_MARK_LABEL } from './compose-hash.js';
 
 /** What the undo needs, journaled when the app has been stopped. */
 export interface PreviousDeployment {
@@ -21,6 +22,8 @@ export interface PreviousDeployment {
   files: string[];
   /** The compose files as they were before the job (for the manual commands). */
   savedFiles?: Array<{ file: string; saved: string }>;
+  /** Which containers' compose labels were stale already (changes in the compose file never applied). */
+  staleBefore?: Array<'app' | 'db'>;
 }
 
 type Progress = (message: string) => void;
@@ -43,6 +46,7 @@ export async function switchImages(deps: EngineDeps, state: UpgradeState, progre
     project: state.project,
     files: state.files.files,
     savedFiles: state.savedFiles,
+    staleBefore: [app, db].filter((m) => state.compose?.pending.includes(m.service)).map((m) => m.role),
   });
   const stoppedAt = clock.now();
   state.appStoppedAt = new Date(stoppedAt).toISOString();
@@ -53,7 +57,7 @@ export async function switchImages(deps: EngineDeps, state: UpgradeState, progre
     progress(`stopping ${db.container} (grace ${config.db.stopTimeoutS} s)`);
     await engine.stopContainer(db.container, config.db.stopTimeoutS);
     await engine.removeContainer(db.container);
-    const id = await engine.createFromSpec(recreated(db.spec!, clock.now()), db.toRef);
+    const id = await engine.createFromSpec(recreated(db.spec!, clock.now(), composeLabelsFor(state, db, db.spec!)), db.toRef);
     await engine.startContainer(id);
     progress(`waiting for PostgreSQL (${db.toRef})`);
     const ms = await waitDbReady(deps, db.container, config.upgrade.healthTimeoutMs);
@@ -65,7 +69,7 @@ export async function switchImages(deps: EngineDeps, state: UpgradeState, progre
   }
 
   await engine.removeContainer(app.container);
-  const id = await engine.createFromSpec(recreated(app.spec, clock.now()), app.toRef);
+  const id = await engine.createFromSpec(recreated(app.spec, clock.now(), composeLabelsFor(state, app, app.spec)), app.toRef);
   await engine.startContainer(id);
   progress(`waiting for Mattermost ${state.target} (up to ${Math.round(config.upgrade.healthTimeoutMs / 1000)} s)`);
   await waitAppHealthy(deps, app.container, state.target, config.upgrade.healthTimeoutMs);
@@ -93,7 +97,7 @@ export async function putBackPrevious(deps: EngineDeps, prev: PreviousDeployment
         await engine.stopContainer(db.Id, config.db.stopTimeoutS);
         await engine.removeContainer(db.Id);
       }
-      await engine.startContainer(await engine.createFromSpec(recreated(prev.db.spec, clock.now()), prev.db.ref));
+      await engine.startContainer(await engine.createFromSpec(recreated(prev.db.spec, clock.now(), putBackMark(prev, 'db')), prev.db.ref));
     } else if (!db.State.Running) {
       await engine.startContainer(db.Id);
     }
@@ -106,7 +110,7 @@ export async function putBackPrevious(deps: EngineDeps, prev: PreviousDeployment
   if (undone) stage('restore', undone, true);
 
   stage('app', `putting back ${prev.app.ref}`);
-  const id = await engine.createFromSpec(recreated(prev.app.spec, clock.now()), prev.app.ref);
+  const id = await engine.createFromSpec(recreated(prev.app.spec, clock.now(), putBackMark(prev, 'app')), prev.app.ref);
   await engine.startContainer(id);
   try {
     await waitAppHealthy(deps, prev.app.container, prev.app.version, config.upgrade.healthTimeoutMs);
@@ -147,15 +151,19 @@ export function manualPutBack(prev: PreviousDeployment, dbUser: string, dbName: 
 }
 
 /**
- * A container the bot recreated keeps the compose labels of the one it replaces, including
- * its now stale `com.docker.compose.config-hash`: docker-compose will recreate it once at the
- * next `up -d`. This label lets `status` say so.
+ * When the bot recreated a container. It keeps the compose labels of the one it replaces, but
+ * for the config hash (see compose-hash.ts, and HASH_MARK_LABEL for what became of it).
  */
 export const RECREATED_LABEL = 'org.mattermost-upgrade-bot.recreated';
 
-function recreated(spec: ContainerSpec, at: number): ContainerSpec {
-  const labels = { ...((spec.create.Labels as Record<string, string> | undefined) ?? {}), [RECREATED_LABEL]: new Date(at).toISOString() };
+function recreated(spec: ContainerSpec, at: number, compose: Record<string, string>): ContainerSpec {
+  const labels = { ...((spec.create.Labels as Record<string, string> | undefined) ?? {}), ...compose, [RECREATED_LABEL]: new Date(at).toISOString() };
   return { ...spec, create: { ...spec.create, Labels: labels } };
+}
+
+/** The previous container's labels come back with its compose file: right again, unless they were stale already. */
+function putBackMark(prev: PreviousDeployment, role: 'app' | 'db'): Record<string, string> {
+  return { [HASH_MARK_LABEL]: prev.staleBefore?.includes(role) ? 'stale' : 'kept' };
 }
 
 /** `<db>_failed_YYYYMMDD_HHMMSS`, within PostgreSQL's 63-byte identifiers. */

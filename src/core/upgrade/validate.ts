@@ -9,6 +9,7 @@ import { formatImageRef, parseImageRef } from '../../docker/compose/index.js';
 import { resolveDeployment, runsPinnedImage, type ServiceTarget } from '../../docker/deployment.js';
 import { BadInputError, ErrorCode, PolicyError, UpgradeBotError } from '../../common/errors.js';
 import { compareVersions, isStrictVersion, parseVersion } from '../../common/version.js';
+import { lookAtCompose } from './compose-hash.js';
 import type { EngineDeps } from './deps.js';
 import { changelogUrl, type ServiceMove, type UpgradeState } from './state.js';
 
@@ -100,6 +101,7 @@ export async function planMove(deps: EngineDeps, input: PlanInput): Promise<Upgr
     changelog: changelogUrl(config.upgrade.changelogUrl, target),
     removedImages: [],
     savedFiles: [],
+    compose: await lookAtCompose(deps, d),
   };
 }
 
@@ -153,4 +155,21 @@ export async function precheck(deps: EngineDeps, state: UpgradeState): Promise<s
     );
   }
   return `healthy ${state.from}, ${Math.round(size / 1e6)} MB database, ${Math.round(free / 1e9)} GB free`;
+}
+
+/** A PostgreSQL major change cannot run on the existing data directory (it needs pg_upgrade). */
+export async function checkPostgresMajor(deps: EngineDeps, state: UpgradeState): Promise<void> {
+  const image = await deps.engine.inspectImage(state.db.toRef);
+  const env = Object.fromEntries((image?.Config.Env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+  const labels = image?.Config.Labels ?? {};
+  const newMajor = env.PG_MAJOR ?? Object.entries(labels).find(([k]) => /postgres.*major|pg[._-]?major/i.test(k))?.[1] ?? env.PG_VERSION?.split('.')[0];
+  const r = await deps.engine.exec(state.db.container, ['sh', '-c', 'cat "${PGDATA:-/var/lib/postgresql/data}/PG_VERSION"'], { timeoutMs: 10_000 });
+  const dataMajor = r.exitCode === 0 ? r.stdout.trim() : undefined;
+  if (newMajor && dataMajor && newMajor !== dataMajor && !state.force) {
+    throw new PolicyError(
+      `${state.db.toRef} runs PostgreSQL ${newMajor} but the data directory is PostgreSQL ${dataMajor}: it would not start on it`,
+      'A PostgreSQL major upgrade needs pg_upgrade or a dump and restore into a fresh volume; add --force only if the image handles it itself.',
+      { key: 'postgres.major', params: { ref: state.db.toRef, image: newMajor, data: dataMajor } },
+    );
+  }
 }
