@@ -54,20 +54,21 @@ export async function lookAtCompose(deps: EngineDeps, d: Deployment): Promise<Co
 
 /**
  * After the pin, before the first stop (docker-compose 1.x hashes the image ID: the pulled
- * image must be there): the hashes to write. Without them the outlook says why.
+ * image must be there): the hashes to write. Without them the outlook says why (the result
+ * says it), and so does the returned line, for the step's report.
  */
-export async function hashPinned(deps: EngineDeps, state: UpgradeState, warn: (m: string) => void): Promise<void> {
+export async function hashPinned(deps: EngineDeps, state: UpgradeState): Promise<string | undefined> {
   const outlook = state.compose;
-  if (!outlook?.cli) return;
+  if (!outlook?.cli) return undefined;
   const moving = [state.app, state.db].filter((m) => m.moves).map((m) => m.service);
   const r = await deps.compose.hashes(outlook.createdBy, outlook.project, moving);
   if ('unavailable' in r) {
     outlook.cli = undefined;
     outlook.unavailable = r.unavailable;
-    warn(`compose's own config hash could not be computed (${r.unavailable}): the next \`docker compose up -d\` will restart the recreated containers once`);
-    return;
+    return `compose's own config hash could not be computed (${r.unavailable})`;
   }
   outlook.pinned = r.hashes;
+  return undefined;
 }
 
 /** The labels a container recreated by the job gets on top of its previous ones. */

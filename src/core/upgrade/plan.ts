@@ -105,7 +105,8 @@ export function upgradeSteps(deps: EngineDeps): Step<S>[] {
           changed.push(`${m.service} → ${m.toTag} in ${change.file}`);
         }
         // Compose's own hash of the pinned file, before the first stop (no downtime yet).
-        await hashPinned(deps, state, (m) => ctx.warn(m));
+        const noHash = await hashPinned(deps, state);
+        if (noHash) changed.push(noHash);
         if (state.db.moves && !state.db.recreate) {
           const current = await engine.inspectContainer(state.db.container);
           if (composeWouldRecreate(state, state.db, current?.Config.Labels)) {

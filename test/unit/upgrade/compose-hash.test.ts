@@ -5,11 +5,12 @@ import { renderResult as renderCliResult } from '../../../src/cli/render.js';
 import { renderPlan, renderStatus } from '../../../src/chat/render.js';
 import { readConfig } from '../../../src/config/index.js';
 import type { JobResult } from '../../../src/core/events.js';
-import { composeLabelsFor, composeWouldRecreate, describeUpD, upDOutlook, type ComposeOutlook } from '../../../src/core/upgrade/compose-hash.js';
+import { composeLabelsFor, composeWouldRecreate, describeUpD, hashPinned, upDOutlook, type ComposeOutlook } from '../../../src/core/upgrade/compose-hash.js';
 import { describePlan } from '../../../src/core/upgrade/plan.js';
 import type { EngineDeps } from '../../../src/core/upgrade/deps.js';
 import type { ServiceMove, UpgradeState } from '../../../src/core/upgrade/state.js';
 import type { ContainerSpec } from '../../../src/docker/engine.js';
+import { ComposeTool, type CommandRunner } from '../../../src/docker/compose-cli/index.js';
 import { messagesFor } from '../../../src/i18n/index.js';
 import { emptyProgress } from '../../../src/mattermost/progress.js';
 import { renderResult as renderChatResult } from '../../../src/mattermost/result.js';
@@ -93,6 +94,28 @@ describe("labels on a recreated container", () => {
     const pending = state({ pending: ['mattermost-db'], pinned: { 'mattermost-db': H_NEW } });
     assert.equal(composeWouldRecreate(pending, pending.db, { 'com.docker.compose.config-hash': H_OLD }), false);
     assert.equal(composeWouldRecreate(state(undefined), s.db, {}), false);
+  });
+});
+
+describe('hashing the pinned file', () => {
+  const tool = (config: { code: number; stdout?: string; stderr?: string }) => {
+    const run: CommandRunner = async (argv) => (argv.includes('version') ? { code: 0, stdout: '1.29.2', stderr: '' } : { stdout: '', stderr: '', ...config });
+    return new ComposeTool({ override: undefined, dockerHost: 'unix:///d.sock', run });
+  };
+
+  it('keeps the hashes of the moving services', async () => {
+    const s = state({});
+    assert.equal(await hashPinned({ ...deps, compose: tool({ code: 0, stdout: `mattermost ${H_NEW}\nmattermost-db ${H_NEW}\n` }) }, s), undefined);
+    assert.deepEqual(s.compose!.pinned, { mattermost: H_NEW, 'mattermost-db': H_NEW });
+  });
+
+  it('a compose that worked for the plan but fails now: the old behaviour, and the reason for the report and the result', async () => {
+    const s = state({});
+    const line = await hashPinned({ ...deps, compose: tool({ code: 1, stderr: 'ERROR: Cannot connect to the Docker daemon' }) }, s);
+    assert.equal(line, "compose's own config hash could not be computed (`docker-compose config --hash` failed (exit code 1): ERROR: Cannot connect to the Docker daemon)");
+    assert.equal(s.compose!.cli, undefined);
+    assert.deepEqual(composeLabelsFor(s, s.app, spec({})), { 'org.mattermost-upgrade-bot.config-hash': 'stale' });
+    assert.deepEqual(upDOutlook(s)!.restarts, ['mattermost', 'mattermost-db']);
   });
 });
 
