@@ -44,6 +44,8 @@ describe('DockerodeEngine', () => {
 
   it('pulls with progress, and fails on a missing tag with the registry\'s reason', async () => {
     const ref = `${bed.images.app}:2.0.0`;
+    // Other test files upgrade to 2.0.0 on the same engine: start without a local copy, so layers download.
+    if (await engine.inspectImage(ref)) await engine.removeImage(ref);
     const events: PullProgress[] = [];
     await engine.pull(ref, (p) => events.push(p));
     assert.ok((await engine.inspectImage(ref)) !== undefined);
