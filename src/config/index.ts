@@ -48,7 +48,10 @@ export interface Config {
     image: string | undefined;
     followsApp: DbFollowsApp;
     name: string;
+    /** DB_USER; when it is not set, resolveDeployment adopts the db container's POSTGRES_USER (else `postgres`). */
     user: string;
+    /** Whether DB_USER was set (then it is never replaced). */
+    userSet: boolean;
     stopTimeoutS: number;
   };
   upgrade: {
@@ -222,6 +225,7 @@ export function readConfig(
       followsApp,
       name: name('DB_NAME', 'mattermost')!,
       user: name('DB_USER', 'postgres')!,
+      userSet: raw('DB_USER') !== undefined,
       stopTimeoutS: seconds('DB_STOP_TIMEOUT', '60'),
     },
     upgrade: {

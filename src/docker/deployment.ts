@@ -67,7 +67,19 @@ export async function resolveDeployment(config: Config, engine: DockerEngine): P
       container,
     };
   };
-  return { files, project, app: await target('app'), db: await target('db') };
+  const deployment = { files, project, app: await target('app'), db: await target('db') };
+  adoptDbUser(config, deployment.db.container);
+  return deployment;
+}
+
+/**
+ * DB_USER unset: the role is the one the official postgres image created from the container's
+ * POSTGRES_USER (Mattermost's own deployment sets it in `.env`), else `postgres`.
+ */
+function adoptDbUser(config: Config, db: ContainerInspect | undefined): void {
+  if (config.db.userSet) return;
+  const fromEnv = db?.Config.Env?.find((e) => e.startsWith('POSTGRES_USER='))?.slice('POSTGRES_USER='.length);
+  config.db.user = fromEnv || 'postgres';
 }
 
 async function findByLabels(engine: DockerEngine, project: string | undefined, service: string): Promise<ContainerInspect | undefined> {

@@ -114,8 +114,10 @@ describe('upgrade, team-built layout', () => {
 });
 
 describe("upgrade, Mattermost's own layout", () => {
-  it('moves only the app: one .env line, and the postgres container keeps running', async () => {
+  it('moves only the app: one .env line, and the postgres container keeps running; DB_USER unset is its POSTGRES_USER', async () => {
     const d = await fresh('mattermost');
+    // No DB_USER: the dump must use the role the postgres container was created with (mmuser here; "postgres" does not exist).
+    delete d.botEnv.DB_USER;
     const env = join(d.dir, '.env');
     const envBefore = readFileSync(env);
     const composeBefore = d.composeFiles.map((f) => readFileSync(f));

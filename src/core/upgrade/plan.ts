@@ -222,7 +222,7 @@ export function upgradeUndoHandlers(deps: EngineDeps): Record<string, UndoHandle
     'restore-previous': {
       describe: (data) => `put ${(data as PreviousDeployment).app.version} back`,
       run: async (data, ctx) => putBackPrevious(deps, data as PreviousDeployment, (stage, message, ok) => ctx.stage(stage, message, ok)),
-      manual: (data) => manualPutBack(data as PreviousDeployment, deps.config.db.user, deps.config.db.name),
+      manual: (data) => manualPutBack(data as PreviousDeployment, (data as PreviousDeployment).dbUser ?? deps.config.db.user, deps.config.db.name),
     },
   };
 }

@@ -22,6 +22,8 @@ export interface PreviousDeployment {
   files: string[];
   /** The compose files as they were before the job (for the manual commands). */
   savedFiles?: Array<{ file: string; saved: string }>;
+  /** The database role in use when the job started (DB_USER, or the db container's POSTGRES_USER). */
+  dbUser?: string;
   /** Which containers' compose labels were stale already (changes in the compose file never applied). */
   staleBefore?: Array<'app' | 'db'>;
 }
@@ -46,6 +48,7 @@ export async function switchImages(deps: EngineDeps, state: UpgradeState, progre
     project: state.project,
     files: state.files.files,
     savedFiles: state.savedFiles,
+    dbUser: config.db.user,
     staleBefore: [app, db].filter((m) => state.compose?.pending.includes(m.service)).map((m) => m.role),
   });
   const stoppedAt = clock.now();
@@ -124,7 +127,7 @@ export async function putBackPrevious(deps: EngineDeps, prev: PreviousDeployment
   const aside = asideName(config.db.name, clock.now());
   stage('restore', `restoring the pre-upgrade dump ${prev.dump}; the database as it is now is kept as ${aside}`);
   await engine.stopContainer(prev.app.container, config.app.stopTimeoutS);
-  await restoreDump(engine, dbTarget(prev.db.container, config.db), prev.dump, { asideName: aside, markerDir: config.bot.stateDir });
+  await restoreDump(engine, dbTarget(prev.db.container, { ...config.db, user: prev.dbUser ?? config.db.user }), prev.dump, { asideName: aside, markerDir: config.bot.stateDir });
   await engine.startContainer(prev.app.container);
   await waitAppHealthy(deps, prev.app.container, prev.app.version, config.upgrade.healthTimeoutMs);
   stage('restore', `${prev.app.version} is serving on the restored database`, true);
