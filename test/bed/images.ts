@@ -14,23 +14,13 @@
  * Test code only: it drives /usr/bin/docker (20.10 client, legacy builder).
  */
 import { build as esbuild } from 'esbuild';
-import {
-  chmodSync,
-  chownSync,
-  copyFileSync,
-  cpSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from './proc.js';
+import { DockerCli } from './docker-cli.js';
+import { Rootfs } from './rootfs.js';
 
 export interface BedImages {
   registry: string;
@@ -82,13 +72,11 @@ const APP_LAYOUTS = [
 export const PG_MAJOR_LABEL = 'pica.postgres.major';
 export const VERSION_LABEL = 'org.opencontainers.image.version';
 
-const DOCKER = '/usr/bin/docker';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const IMAGE_FILES = join(HERE, 'images');
 const SERVER_SOURCE = join(HERE, 'app', 'server.ts');
 const PG_HOME = '/usr/lib/postgresql/15';
 const PG_SHARE = '/usr/share/postgresql/15';
-const BUSYBOX = '/bin/busybox';
 /** Postgres modules left out: JIT (needs libLLVM, optional at run time), SELinux, build files. */
 const PG_LIB_SKIP = new Set(['llvmjit.so', 'llvmjit_types.bc', 'sepgsql.so', 'bitcode', 'pgxs']);
 
@@ -324,151 +312,6 @@ async function bundleServer(outfile: string): Promise<void> {
  */
 async function pushAll(docker: DockerCli, refs: string[]): Promise<void> {
   for (const ref of refs) await docker.push(ref);
-}
-
-// -------------------------------------------------------------------------------------------
-// The docker CLI
-
-class DockerCli {
-  private readonly env: NodeJS.ProcessEnv;
-
-  constructor(private readonly opts: BuildOptions) {
-    const config = join(opts.workDir, 'docker-config');
-    mkdirSync(config, { recursive: true });
-    this.env = { ...process.env, DOCKER_HOST: opts.dockerHost, DOCKER_BUILDKIT: '0', DOCKER_CONFIG: config };
-  }
-
-  async run(args: string[], extra: { input?: string; allowFailure?: boolean; quiet?: boolean } = {}): Promise<string> {
-    try {
-      const { quiet, ...runOpts } = extra;
-      const result = await run(DOCKER, args, { env: this.env, ...runOpts });
-      if (result.code !== 0 && !quiet) this.opts.log(`docker ${args[0]} exited ${result.code}: ${result.stderr.trim()}`);
-      return result.stdout;
-    } catch (err) {
-      throw new Error(`docker ${args[0]} failed (DOCKER_HOST=${this.opts.dockerHost}): ${(err as Error).message}`);
-    }
-  }
-
-  /** Builds from a context directory, or from a Dockerfile alone (no context). */
-  async build(
-    tags: string | string[],
-    from: { context: string; file?: string; buildArgs?: Record<string, string> } | { dockerfile: string },
-  ): Promise<void> {
-    const args = ['build', '--quiet', '--force-rm'];
-    for (const t of Array.isArray(tags) ? tags : [tags]) args.push('--tag', t);
-    if ('dockerfile' in from) {
-      await this.run([...args, '-'], { input: from.dockerfile + '\n' });
-      return;
-    }
-    if (from.file) args.push('--file', join(from.context, from.file));
-    for (const [k, v] of Object.entries(from.buildArgs ?? {})) args.push('--build-arg', `${k}=${v}`);
-    await this.run([...args, from.context]);
-  }
-
-  async push(ref: string): Promise<void> {
-    await this.run(['push', '--quiet', ref]);
-  }
-
-  async sizeOf(ref: string): Promise<string> {
-    const bytes = Number((await this.run(['image', 'inspect', '--format', '{{.Size}}', ref])).trim());
-    return `${(bytes / 1e6).toFixed(1)} MB`;
-  }
-}
-
-// -------------------------------------------------------------------------------------------
-// Root file systems, staged on disk with their final owners and modes, then tarred (ADD keeps
-// owners, modes and symlinks; COPY would make everything root's).
-
-class Rootfs {
-  constructor(readonly root: string) {
-    rmSync(root, { recursive: true, force: true });
-    mkdirSync(root, { recursive: true });
-    this.dir('/tmp', { mode: 0o1777 });
-  }
-
-  private at(path: string): string {
-    return join(this.root, path);
-  }
-
-  dir(path: string, { mode = 0o755, uid = 0, gid = 0 }: { mode?: number; uid?: number; gid?: number } = {}): void {
-    mkdirSync(this.at(path), { recursive: true });
-    chmodSync(this.at(path), mode);
-    chownSync(this.at(path), uid, gid);
-  }
-
-  /** Copies one file (following symlinks) to the same path, or to `dest`. */
-  file(src: string, dest = src, mode?: number): void {
-    mkdirSync(dirname(this.at(dest)), { recursive: true });
-    copyFileSync(src, this.at(dest));
-    chmodSync(this.at(dest), mode ?? statSync(src).mode & 0o7777);
-  }
-
-  /** Copies a directory tree, keeping symlinks as they are. */
-  tree(src: string, dest = src, filter: (path: string) => boolean = () => true): void {
-    mkdirSync(dirname(this.at(dest)), { recursive: true });
-    cpSync(src, this.at(dest), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, filter });
-  }
-
-  text(path: string, content: string, mode = 0o644): void {
-    mkdirSync(dirname(this.at(path)), { recursive: true });
-    writeFileSync(this.at(path), content, { mode });
-    chmodSync(this.at(path), mode);
-  }
-
-  symlink(target: string, path: string): void {
-    mkdirSync(dirname(this.at(path)), { recursive: true });
-    symlinkSync(target, this.at(path));
-  }
-
-  /** Every shared library (and the dynamic loader) that `ldd` lists for these ELF files. */
-  async sharedLibrariesOf(files: string[]): Promise<void> {
-    const { stdout, stderr } = await run('ldd', files, { allowFailure: true });
-    const libs = new Set<string>();
-    let current = files.length === 1 ? files[0] : '';
-    for (const line of stdout.split('\n')) {
-      if (!line.startsWith('\t') && line.endsWith(':')) current = line.slice(0, -1);
-      if (line.includes('not found')) throw new Error(`ldd ${current}: ${line.trim()}`);
-      const lib = /=>\s+(\/\S+)/.exec(line)?.[1] ?? /^\s+(\/\S+)\s+\(0x/.exec(line)?.[1];
-      if (lib) libs.add(lib);
-    }
-    if (libs.size === 0) throw new Error(`ldd listed no libraries for ${files.join(' ')}: ${stderr.trim()}`);
-    for (const lib of libs) this.file(lib);
-  }
-
-  /** /bin/busybox (static) and a symlink for each of its applets that is not already there. */
-  async busybox(): Promise<void> {
-    this.file(BUSYBOX, '/bin/busybox', 0o755);
-    const { stdout } = await run(BUSYBOX, ['--list']);
-    for (const applet of stdout.split('\n').filter(Boolean)) {
-      if (!exists(this.at(`/bin/${applet}`))) this.symlink('busybox', `/bin/${applet}`);
-    }
-  }
-
-  /** /etc/passwd, /etc/group and /etc/nsswitch.conf with root and the given users (uid = gid). */
-  etc(users: Array<[name: string, uid: number, gecos: string, home: string]>, groups: Record<string, number>): void {
-    const passwd = [['root', 0, 'root', '/root'] as const, ...users].map(
-      ([name, uid, gecos, home]) => `${name}:x:${uid}:${uid}:${gecos}:${home}:/bin/sh`,
-    );
-    const group = Object.entries({ root: 0, ...groups }).map(([name, gid]) => `${name}:x:${gid}:`);
-    this.text('/etc/passwd', passwd.join('\n') + '\n');
-    this.text('/etc/group', group.join('\n') + '\n');
-    this.text('/etc/nsswitch.conf', 'passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n');
-  }
-
-  /** Writes the tree as a tar (owners by number) and removes the staging directory. */
-  async tar(out: string): Promise<void> {
-    await run('tar', ['--numeric-owner', '-C', this.root, '-cf', out, '.']);
-    rmSync(this.root, { recursive: true, force: true });
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function seconds(since: number): string {
