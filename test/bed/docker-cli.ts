@@ -53,7 +53,8 @@ export class DockerCli {
 
   /** A BuildKit build of a real Dockerfile (multi-stage, RUN --mount), its output kept for a failure. */
   async buildKit(tag: string, from: { context: string; file: string; buildArgs?: Record<string, string> }): Promise<void> {
-    const args = ['build', '--progress', 'plain', '--tag', tag, '--file', from.file];
+    // --network none: the bed's engine has no bridge, and nothing here may reach out anyway.
+    const args = ['build', '--progress', 'plain', '--network', 'none', '--tag', tag, '--file', from.file];
     for (const [k, v] of Object.entries(from.buildArgs ?? {})) args.push('--build-arg', `${k}=${v}`);
     const result = await run(DOCKER, [...args, from.context], { env: { ...this.env, DOCKER_BUILDKIT: '1' }, allowFailure: true });
     if (result.code !== 0) throw new Error(`docker build (BuildKit) of ${tag} failed:\n${(result.stdout + result.stderr).trim().split('\n').slice(-30).join('\n')}`);
