@@ -106,15 +106,23 @@ describe("compose's own config hash on the recreated containers", () => {
     await assertQuietUpD(d, 'after the upgrade');
   });
 
-  it('a failed upgrade rolled back by itself, and a crash recovery, leave nothing for `up -d` either', async () => {
+  it('a failed upgrade rolled back by itself, and a crash recovery, leave nothing for `up -d` either (also when the db only changed its tag)', async () => {
     const d = await fresh('team');
     const r = await mmUpgrade(['upgrade', '1.2.0', '--yes'], { ...d.botEnv, HEALTH_TIMEOUT: '8' });
     assert.equal(r.code, 1, r.stderr);
     assert.deepEqual((await status(d.botEnv)).composeWouldRecreate, [], 'the original labels are back: no false alarm');
     await assertQuietUpD(d, 'after the automatic rollback');
 
-    const bg = mmUpgradeBackground(['upgrade', '1.1.0', '--yes'], d.botEnv);
-    await bg.waitFor(/waiting for Mattermost 1\.1\.0/);
+    // From 1.1.0, 1.2.0 moves the db tag onto the same image: the db is recreated for compose's
+    // sake, and the rollback must put the 1.1.0 tag (and its hash) back too.
+    assert.equal((await mmUpgrade(['upgrade', '1.1.0', '--yes'], d.botEnv)).code, 0);
+    const retag = await mmUpgrade(['upgrade', '1.2.0', '--yes'], { ...d.botEnv, HEALTH_TIMEOUT: '8' });
+    assert.equal(retag.code, 1, retag.stderr);
+    assert.equal((await containerOf(d.dbContainer)).Config.Image, `${bed.images.db}:1.1.0`, 'the db runs its 1.1.0 tag again');
+    await assertQuietUpD(d, 'after the rollback of a retag');
+
+    const bg = mmUpgradeBackground(['upgrade', '2.0.0', '--yes', '--force'], d.botEnv);
+    await bg.waitFor(/waiting for Mattermost 2\.0\.0/);
     bg.child.kill('SIGKILL');
     await bg.done;
     const rec = await status(d.botEnv);

@@ -94,7 +94,8 @@ export async function putBackPrevious(deps: EngineDeps, prev: PreviousDeployment
   }
   if (prev.db.spec) {
     const db = await engine.inspectContainer(prev.db.container);
-    if (!db || db.Image !== prev.db.imageId) {
+    // Another image, or the same image under the new tag (recreated so that compose's hash matched it).
+    if (!db || db.Image !== prev.db.imageId || db.Config.Image !== prev.db.ref) {
       stage('db', `putting back ${prev.db.ref}`);
       if (db) {
         await engine.stopContainer(db.Id, config.db.stopTimeoutS);
