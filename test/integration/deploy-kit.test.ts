@@ -51,13 +51,15 @@ describe('deploy/docker-compose.yml', () => {
     assert.equal(bot.user, '1000:1000');
     const ports = JSON.stringify(bot.ports);
     assert.match(ports, /127\.0\.0\.1/, 'published on loopback only');
-    assert.equal((bot.environment as Record<string, string>).COMPOSE_FILE, '/srv/mattermost/docker-compose.yml');
+    assert.equal((bot.environment as Record<string, string>).BIND_ADDRESS, '0.0.0.0', 'inside its container; the port is published on loopback');
   });
 
   it('names what is missing', async () => {
-    const r = await run('docker-compose', ['config'], { cwd: layout({ MATTERMOST_DIR: '/srv/mattermost' }), env: { PATH: process.env.PATH }, allowFailure: true });
-    assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /set DOCKER_GID to the group id of \/var\/run\/docker\.sock/);
+    const noGid = await run('docker-compose', ['config'], { cwd: layout({ MATTERMOST_DIR: '/srv/mattermost' }), env: { PATH: process.env.PATH }, allowFailure: true });
+    assert.notEqual(noGid.code, 0);
+    assert.match(noGid.stderr, /set DOCKER_GID to the group id of \/var\/run\/docker\.sock/);
+    const noDir = await run('docker-compose', ['config'], { cwd: layout({ DOCKER_GID: '998' }), env: { PATH: process.env.PATH }, allowFailure: true });
+    assert.match(noDir.stderr, /set MATTERMOST_DIR to the folder of Mattermost's docker-compose\.yml/);
   });
 });
 
@@ -82,8 +84,7 @@ describe('the image built from deploy/Dockerfile', () => {
       BOT_PUBLIC_URL: `http://127.0.0.1:${port}`,
       BIND_ADDRESS: '127.0.0.1',
       PORT: String(port),
-      COMPOSE_FILE: d.composeFiles.join(':'),
-      COMPOSE_PROJECT_NAME: d.project,
+      // No COMPOSE_FILE: the files come from the app container's labels, host paths mounted at the same path.
       DB_SERVICE: d.dbService,
       // No DB_USER: the role comes from the postgres container's POSTGRES_USER.
     };
