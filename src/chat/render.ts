@@ -9,7 +9,7 @@ import { compareVersions, parseVersion } from '../common/version.js';
 import type { JobKind } from '../core/events.js';
 import { expectedDowntime, skippedEsrs } from '../core/upgrade/rollback.js';
 import type { UpgradeState } from '../core/upgrade/state.js';
-import { inWindow } from '../core/upgrade/validate.js';
+import { inWindow } from '../schedule/window.js';
 import type { BackupFile } from '../backup/store.js';
 import { dateTime, duration, ownerName, type Messages } from '../i18n/index.js';
 import { factsTable } from '../mattermost/markdown.js';

@@ -9,7 +9,8 @@ import { resolve } from 'node:path';
 import dotenv from 'dotenv';
 import cron from 'node-cron';
 import { ConfigError } from '../common/errors.js';
-import { parseBool, parseDuration, parseList, parseWindow, type TimeWindow } from './parse.js';
+import { parseBool, parseDuration, parseList } from './parse.js';
+import { parseWindow, type MaintenanceWindow } from '../schedule/window.js';
 
 export type DockerHost = { kind: 'socket'; socketPath: string } | { kind: 'tcp'; host: string; port: number; protocol: 'http' | 'https' };
 export type DbFollowsApp = 'auto' | 'true' | 'false';
@@ -57,7 +58,7 @@ export interface Config {
   upgrade: {
     healthTimeoutMs: number;
     verifyWindowMs: number;
-    maintenanceWindow: TimeWindow;
+    maintenanceWindow: MaintenanceWindow;
     timeZone: string;
     changelogUrl: string;
     /** Lines that count as errors: reported as warnings once the new version is healthy. */
@@ -231,7 +232,7 @@ export function readConfig(
     upgrade: {
       healthTimeoutMs: seconds('HEALTH_TIMEOUT', '300') * 1000,
       verifyWindowMs: duration('VERIFY_WINDOW', '60s'),
-      maintenanceWindow: check('MAINTENANCE_WINDOW', '00:00-24:00', parseWindow, 'HH:MM-HH:MM, for example 22:00-07:00'),
+      maintenanceWindow: check('MAINTENANCE_WINDOW', '00:00-24:00', parseWindow, 'HH:MM-HH:MM, for example 22:00-07:00, several joined by commas'),
       timeZone,
       changelogUrl,
       logErrorPatterns: logPatterns.errors,

@@ -41,32 +41,6 @@ export function formatBytes(n: number): string {
   return `${value.toFixed(1)} ${unit}`;
 }
 
-/** Minutes since midnight for `HH:MM`; `24:00` allowed as an end. */
-export function parseClock(text: string): number | undefined {
-  const m = /^([01]?\d|2[0-4]):([0-5]\d)$/.exec(text.trim());
-  if (!m) return undefined;
-  const minutes = Number(m[1]) * 60 + Number(m[2]);
-  return minutes <= 24 * 60 ? minutes : undefined;
-}
-
-export interface TimeWindow {
-  /** minutes since midnight, start inclusive */
-  start: number;
-  /** minutes since midnight, end exclusive; may be lower than start (window crosses midnight) */
-  end: number;
-  text: string;
-}
-
-/** `22:00-07:00` (crosses midnight) or `00:00-24:00` (always). */
-export function parseWindow(text: string): TimeWindow | undefined {
-  const m = /^\s*([0-9:]+)\s*-\s*([0-9:]+)\s*$/.exec(text);
-  if (!m) return undefined;
-  const start = parseClock(m[1]!);
-  const end = parseClock(m[2]!);
-  if (start === undefined || end === undefined || start === 24 * 60 || start === end) return undefined;
-  return { start, end, text: `${m[1]}-${m[2]}` };
-}
-
 export function parseBool(text: string): boolean | undefined {
   const t = text.trim().toLowerCase();
   if (['true', '1', 'yes', 'on'].includes(t)) return true;

@@ -4,7 +4,7 @@
  */
 import { mkdir, statfs } from 'node:fs/promises';
 import { databaseSize, dbTarget, pgIsReady, verifyDump } from '../../backup/dump.js';
-import type { TimeWindow } from '../../config/parse.js';
+import { inWindow } from '../../schedule/window.js';
 import { formatImageRef, parseImageRef } from '../../docker/compose/index.js';
 import { resolveDeployment, runsPinnedImage, type ServiceTarget } from '../../docker/deployment.js';
 import { BadInputError, ErrorCode, PolicyError, UpgradeBotError } from '../../common/errors.js';
@@ -107,13 +107,6 @@ export async function planMove(deps: EngineDeps, input: PlanInput): Promise<Upgr
 
 function currentTag(t: ServiceTarget): string {
   return parseImageRef(t.container!.Config.Image).tag ?? 'latest';
-}
-
-/** Whether `at` falls in the window, in the configured time zone. */
-export function inWindow(window: TimeWindow, at: Date, timeZone: string): boolean {
-  const parts = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(at);
-  const minutes = Number(parts.find((p) => p.type === 'hour')?.value) * 60 + Number(parts.find((p) => p.type === 'minute')?.value);
-  return window.start < window.end ? minutes >= window.start && minutes < window.end : minutes >= window.start || minutes < window.end;
 }
 
 /** Maintenance window, current health, compose/containers agreement, room for a dump. */

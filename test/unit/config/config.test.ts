@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readConfig, loadEnvFile, parseDockerHost, secretsOf, DEFAULT_LOG_ERROR_PATTERNS } from '../../../src/config/index.js';
 import { ConfigError } from '../../../src/common/errors.js';
-import { formatDuration, parseDuration, parseWindow } from '../../../src/config/parse.js';
+import { formatDuration, parseDuration } from '../../../src/config/parse.js';
+import { parseWindow } from '../../../src/schedule/window.js';
 
 const base = { MM_URL: 'https://chat.example.org' };
 const serveEnv = {
@@ -50,7 +51,7 @@ describe('readConfig', () => {
     assert.equal(c.backup.dir, '/srv/bot/data/backups');
     assert.equal(c.backup.maxAgeMs, 24 * 3_600_000);
     assert.equal(c.backup.keep, 7);
-    assert.deepEqual(c.upgrade.maintenanceWindow, { start: 0, end: 1440, text: '00:00-24:00' });
+    assert.deepEqual(c.upgrade.maintenanceWindow, { ranges: [{ start: 0, end: 1440 }], text: '00:00-24:00' });
     assert.equal(c.bot.stateDir, '/srv/bot/data');
     assert.equal(c.bot.locale, 'en');
     assert.equal(c.bot.confirmTtlMs, 600_000);
@@ -107,7 +108,7 @@ describe('readConfig', () => {
     assert.deepEqual(c.docker.registryAuth, { username: 'ci', password: 'registry-pass-123' });
     assert.equal(c.upgrade.healthTimeoutMs, 600_000);
     assert.equal(c.upgrade.verifyWindowMs, 120_000);
-    assert.deepEqual(c.upgrade.maintenanceWindow, { start: 22 * 60, end: 7 * 60, text: '22:00-07:00' });
+    assert.deepEqual(c.upgrade.maintenanceWindow, { ranges: [{ start: 22 * 60, end: 7 * 60 }], text: '22:00-07:00' });
     assert.equal(c.upgrade.timeZone, 'Europe/Paris');
     assert.equal(c.backup.maxAgeMs, 90 * 60_000);
     assert.deepEqual(c.upgrade.logErrorPatterns.map((r) => r.source), ['boom', '^ERROR']);
@@ -149,7 +150,7 @@ describe('readConfig', () => {
       /^DB_IMAGE_FOLLOWS_APP must be auto, true or false, got "maybe"$/,
       /^HEALTH_TIMEOUT must be a whole number of seconds, got "5m"$/,
       /^VERIFY_WINDOW must be a duration such as 90s, 10m or 24h, got "soon"$/,
-      /^MAINTENANCE_WINDOW must be HH:MM-HH:MM, for example 22:00-07:00, got "22h-7h"$/,
+      /^MAINTENANCE_WINDOW must be HH:MM-HH:MM, for example 22:00-07:00, several joined by commas, got "22h-7h"$/,
       /^TZ must be an IANA time zone such as Europe\/Paris, got "Mars\/Olympus"$/,
       /^BACKUP_KEEP must be a whole number of dumps, 1 or more, got "0"$/,
       /^LOG_ERROR_PATTERNS has an invalid regular expression "\(unclosed"/,
@@ -206,9 +207,10 @@ describe('value parsers', () => {
   });
 
   it('parses maintenance windows', () => {
-    assert.deepEqual(parseWindow('22:00-07:00'), { start: 1320, end: 420, text: '22:00-07:00' });
-    assert.deepEqual(parseWindow('00:00-24:00'), { start: 0, end: 1440, text: '00:00-24:00' });
-    for (const bad of ['22-7', '25:00-01:00', '10:00-10:00', '24:00-01:00', '10:60-11:00']) assert.equal(parseWindow(bad), undefined, bad);
+    assert.deepEqual(parseWindow('22:00-07:00'), { ranges: [{ start: 1320, end: 420 }], text: '22:00-07:00' });
+    assert.deepEqual(parseWindow('00:00-24:00'), { ranges: [{ start: 0, end: 1440 }], text: '00:00-24:00' });
+    assert.deepEqual(parseWindow(' 12:00-13:00 , 22:00-06:00'), { ranges: [{ start: 720, end: 780 }, { start: 1320, end: 360 }], text: '12:00-13:00,22:00-06:00' });
+    for (const bad of ['22-7', '25:00-01:00', '10:00-10:00', '24:00-01:00', '10:60-11:00', '22:00-07:00,', '']) assert.equal(parseWindow(bad), undefined, bad);
   });
 
   it('parses Docker endpoints', () => {

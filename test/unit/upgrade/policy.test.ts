@@ -1,7 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseWindow } from '../../../src/config/parse.js';
-import { inWindow } from '../../../src/core/upgrade/validate.js';
+import { inWindow, parseWindow } from '../../../src/schedule/window.js';
 import { changelogUrl } from '../../../src/core/upgrade/state.js';
 import { asideName } from '../../../src/core/upgrade/switch.js';
 
