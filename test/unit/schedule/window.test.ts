@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { inWindow, nextWindowStart, parseWindow } from '../../../src/schedule/window.js';
 import { instantOf, offsetMinutes, wallTime } from '../../../src/schedule/zoned.js';
+import { parseAt } from '../../../src/schedule/at.js';
 
 const PARIS = 'Europe/Paris';
 const iso = (at: number) => new Date(at).toISOString();
@@ -69,5 +70,34 @@ describe('the maintenance window', () => {
 
   it('always open has no next start', () => {
     assert.equal(nextWindowStart(parseWindow('00:00-24:00')!, Date.parse('2027-01-15T12:00:00Z'), PARIS), Number.POSITIVE_INFINITY);
+  });
+});
+
+describe('at HH:MM and at YYYY-MM-DD HH:MM', () => {
+  const now = Date.parse('2027-03-27T19:00:00Z'); // 20:00 in Paris, the day before the clocks go forward
+
+  it('HH:MM is the next time the clock shows it: later today, else tomorrow', () => {
+    const tonight = parseAt('23:15', now, PARIS);
+    assert.ok(tonight.ok);
+    assert.equal(iso(tonight.at), '2027-03-27T22:15:00.000Z');
+    const morning = parseAt('07:00', now, PARIS);
+    assert.ok(morning.ok);
+    assert.equal(iso(morning.at), '2027-03-28T05:00:00.000Z', '07:00 CEST tomorrow');
+  });
+
+  it('02:30 tomorrow does not exist in Paris: 03:30, marked as such', () => {
+    const r = parseAt('02:30', now, PARIS);
+    assert.ok(r.ok);
+    assert.equal(r.note, 'gap');
+    assert.equal(iso(r.at), '2027-03-28T01:30:00.000Z');
+  });
+
+  it('a full date, and what is refused', () => {
+    const r = parseAt('2027-04-02 22:30', now, PARIS);
+    assert.ok(r.ok);
+    assert.equal(iso(r.at), '2027-04-02T20:30:00.000Z');
+    assert.deepEqual(parseAt('2027-03-27 19:00', now, PARIS), { ok: false, problem: 'past' });
+    assert.deepEqual(parseAt('2027-02-30 10:00', now, PARIS), { ok: false, problem: 'invalid-date' });
+    for (const bad of ['25:00', '7h', 'tomorrow', '2027-04-02', '22:60']) assert.deepEqual(parseAt(bad, now, PARIS), { ok: false, problem: 'format' }, bad);
   });
 });
