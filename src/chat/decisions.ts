@@ -11,6 +11,9 @@ import { clockTime } from '../i18n/index.js';
 import { readJobLock } from '../state/job-lock.js';
 import { ephemeral, type ActionReply, type ActionRequest, type ChatDeps, type SlashReply } from './deps.js';
 import type { Pending } from './pending.js';
+import type { PlanRequest } from './planner.js';
+import type { ChatSchedules } from './schedules.js';
+import type { ScheduledUpgrade } from '../schedule/store.js';
 import { describeError } from './render.js';
 import { verifyContext } from './verify.js';
 import { lockHeldText } from './words.js';
@@ -25,6 +28,7 @@ export class Decisions {
   constructor(
     private readonly d: ChatDeps,
     private readonly track: (p: Promise<unknown>) => void,
+    private readonly schedules: ChatSchedules,
   ) {}
 
   /** Takes the buttons off plans that expired undecided (also those of a previous run). */
@@ -73,7 +77,7 @@ export class Decisions {
       return { ephemeral_text: m.refuse.cannotCheckUser };
     }
     if (!who.allowed) return { ephemeral_text: m.refuse.notAllowedClick(who.username) };
-    if (context.action === 'confirm') {
+    if (context.action === 'confirm' && pending.at === undefined) {
       const holder = await readJobLock(config.bot.stateDir);
       if (holder?.alive) return { ephemeral_text: lockHeldText(m, holder, config.upgrade.timeZone) };
     }
@@ -82,6 +86,18 @@ export class Decisions {
     if (!decided.first) return { ephemeral_text: this.alreadyDecided(decided.pending) };
     this.d.log.info('chat: plan decided', { plan: pending.id, kind: pending.kind, action: context.action, by: who.username });
     if (context.action === 'cancel') return { update: this.replaced(pending, m.plan.cancelledBy(who.username, this.at(now))) };
+    if (pending.at !== undefined) {
+      await this.schedules.add({
+        id: pending.id,
+        target: pending.target!,
+        at: new Date(pending.at).toISOString(),
+        requestedBy: pending.userName,
+        confirmedBy: who.username,
+        replyTo: { channelId: pending.channelId },
+        createdAt: new Date(now).toISOString(),
+      });
+      return { update: this.replaced(pending, m.plan.scheduledBy(who.username, this.at(now), this.schedules.when(pending.at))) };
+    }
     this.track(this.run(pending, who.username));
     return { update: this.replaced(pending, m.plan.confirmedBy(who.username, this.at(now))) };
   }
@@ -92,6 +108,8 @@ export class Decisions {
     const now = this.d.now();
     const waiting = await this.d.pending.waiting(now);
     if (!waiting) {
+      const scheduled = await this.schedules.cancelNext(username);
+      if (scheduled) return ephemeral(m.schedule.cancelledReply(scheduled.target, scheduled.when));
       const holder = await readJobLock(this.d.config.bot.stateDir);
       if (holder?.alive) return ephemeral(m.refuse.cannotCancelRunning(lockHeldText(m, holder, this.d.config.upgrade.timeZone)));
       return ephemeral(m.refuse.nothingToCancel);
@@ -108,11 +126,19 @@ export class Decisions {
    * meanwhile, the bot stopping, a deployment that changed since the plan): that is said in
    * the channel; once started, the job reports itself through its events.
    */
-  private async run(p: Pending, username: string): Promise<void> {
+  private run(p: Pending, username: string): Promise<void> {
+    return this.runJob({ kind: p.kind, ...(p.target ? { target: p.target } : {}), ...(p.withDb ? { withDb: true } : {}) }, `chat:${username}`, p.channelId, `notstarted:${p.id}`, this.trigger(p));
+  }
+
+  /** A scheduled upgrade at its time: planned again and run like a confirmed one, reporting where it was asked. */
+  runScheduled(s: ScheduledUpgrade): Promise<void> {
+    return this.runJob({ kind: 'upgrade', target: s.target }, `chat:${s.confirmedBy}`, s.replyTo?.channelId, `notstarted:${s.id}`, `/upgrade ${s.target}`);
+  }
+
+  private async runJob(request: PlanRequest, owner: string, channelId: string | undefined, key: string, trigger: string): Promise<void> {
     const m = this.d.messages;
-    const owner = `chat:${username}`;
     try {
-      const planning = this.d.planner.job({ kind: p.kind, ...(p.target ? { target: p.target } : {}), ...(p.withDb ? { withDb: true } : {}) }, owner);
+      const planning = this.d.planner.job(request, owner);
       this.starting.add(planning);
       let def: Awaited<typeof planning>;
       try {
@@ -120,13 +146,14 @@ export class Decisions {
       } finally {
         this.starting.delete(planning);
       }
-      def.replyTo = { channelId: p.channelId };
+      if (channelId) def.replyTo = { channelId };
       await this.d.runner.run(def);
     } catch (err) {
       const e = toBotError(err);
       const why = err instanceof LockHeldError ? lockHeldText(m, err.holder, this.d.config.upgrade.timeZone) : describeError(m, e);
-      this.d.log.warn('chat: a confirmed job did not start', { plan: p.id, reason: e.message });
-      await this.d.outbox.enqueue({ kind: 'create', key: `notstarted:${p.id}`, channel: { id: p.channelId }, message: `${m.result.notStarted(p.kind)}\n\n${why}\n\n${m.result.askAgain(this.trigger(p))}` });
+      this.d.log.warn('chat: a confirmed job did not start', { key, reason: e.message });
+      const channel = channelId ? { id: channelId } : { name: this.d.config.mattermost.adminChannel };
+      await this.d.outbox.enqueue({ kind: 'create', key, channel, message: `${m.result.notStarted(request.kind)}\n\n${why}\n\n${m.result.askAgain(trigger)}` });
     }
   }
 

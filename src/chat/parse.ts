@@ -6,13 +6,13 @@ export type ChatCommand =
   | { kind: 'help' }
   | { kind: 'status' }
   | { kind: 'cancel' }
-  | { kind: 'upgrade'; version: string }
+  | { kind: 'upgrade'; version: string; at?: string }
   | { kind: 'rollback'; withDb: boolean }
   | { kind: 'backup' }
   | { kind: 'reindex' }
   | { kind: 'refuse'; reason: 'badVersion'; input: string; suggestion?: string }
   | { kind: 'refuse'; reason: 'latest' }
-  | { kind: 'refuse'; reason: 'scheduleLater'; version: string }
+  | { kind: 'refuse'; reason: 'badAt'; version: string; at: string; problem: 'format' | 'invalid-date' | 'past' }
   | { kind: 'refuse'; reason: 'notYet'; what: string }
   | { kind: 'refuse'; reason: 'extra'; text: string };
 
@@ -50,6 +50,7 @@ export function parseCommand(text: string): ChatCommand {
     return { kind: 'refuse', reason: 'badVersion', input: first, ...(loose && loose.version !== first ? { suggestion: loose.version } : {}) };
   }
   if (rest.length === 0 || (rest.length === 1 && rest[0]!.toLowerCase() === 'now')) return { kind: 'upgrade', version: first };
-  if (rest[0]!.toLowerCase() === 'at') return { kind: 'refuse', reason: 'scheduleLater', version: first };
+  // The time is read (and refused with what to type) where the clock and TZ are known.
+  if (rest[0]!.toLowerCase() === 'at') return { kind: 'upgrade', version: first, at: rest.slice(1).join(' ') };
   return { kind: 'refuse', reason: 'extra', text: text.trim() };
 }

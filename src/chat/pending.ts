@@ -15,6 +15,9 @@ export interface Pending {
   target?: string;
   from?: string;
   withDb?: boolean;
+  /** A scheduled upgrade: when it starts (confirming schedules it instead of running it). */
+  at?: number;
+  atNote?: 'gap' | 'repeated';
   title: string;
   channelId: string;
   userId: string;

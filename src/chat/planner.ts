@@ -11,7 +11,8 @@ import type { EngineDeps } from '../core/upgrade/deps.js';
 import { upgradeJob } from '../core/upgrade/plan.js';
 import { planRollback } from '../core/upgrade/rollback.js';
 import { planMove } from '../core/upgrade/validate.js';
-import { inWindow } from '../schedule/window.js';
+import { inWindow, nextWindowStart } from '../schedule/window.js';
+import { wallText } from '../schedule/zoned.js';
 import { resolveDeployment } from '../docker/deployment.js';
 import { readHistory } from '../state/history.js';
 import type { Pending } from './pending.js';
@@ -23,6 +24,9 @@ export interface PlanRequest {
   kind: PlanKind;
   target?: string;
   withDb?: boolean;
+  /** An upgrade scheduled for this instant (checked against the window then, not now). */
+  at?: number;
+  atNote?: 'gap' | 'repeated';
 }
 
 export interface Planner {
@@ -44,16 +48,33 @@ export function enginePlanner(deps: EngineDeps): Planner {
       const state = await stateOf(request);
       const now = deps.clock.now();
       const window = config.upgrade.maintenanceWindow;
-      if (state && !inWindow(window, new Date(now), config.upgrade.timeZone)) {
-        throw new PolicyError(`it is outside the maintenance window ${window.text} (${config.upgrade.timeZone})`, undefined, {
+      const tz = config.upgrade.timeZone;
+      if (state && request.at !== undefined && !inWindow(window, request.at, tz)) {
+        const next = nextWindowStart(window, request.at, tz);
+        throw new PolicyError(`${new Date(request.at).toISOString()} is outside the maintenance window ${window.text} (${tz})`, undefined, {
+          key: 'schedule.outside-window',
+          params: { when: wallText(request.at, tz), window: window.text, tz, next: wallText(next, tz) },
+        });
+      }
+      if (state && request.at === undefined && !inWindow(window, new Date(now), tz)) {
+        throw new PolicyError(`it is outside the maintenance window ${window.text} (${tz})`, undefined, {
           key: 'precheck.window',
-          params: { window: window.text, tz: config.upgrade.timeZone },
+          params: { window: window.text, tz },
         });
       }
       const d = await resolveDeployment(config, deps.engine);
       if (!d.db.container) throw new PolicyError(`no container runs service "${d.db.service}"`, undefined, { key: 'deploy.no-container', params: { service: d.db.service } });
       const [backups, history, pgMajor] = await Promise.all([listBackups(config.backup.dir), readHistory(config.bot.stateDir), postgresMajor(deps, d.db.container.Name.replace(/^\//, ''))]);
-      return { kind: request.kind, ...(state ? { state } : {}), newestBackup: backups[0], history, requestedBy, now, ...(pgMajor ? { pgMajor } : {}) };
+      return {
+        kind: request.kind,
+        ...(state ? { state } : {}),
+        newestBackup: backups[0],
+        history,
+        requestedBy,
+        now,
+        ...(pgMajor ? { pgMajor } : {}),
+        ...(request.at !== undefined ? { at: request.at, ...(request.atNote ? { atNote: request.atNote } : {}) } : {}),
+      };
     },
     job: async (request, owner) => {
       const state = await stateOf(request);

@@ -25,6 +25,9 @@ export interface PlanFacts {
   now: number;
   /** The PostgreSQL major version the running database holds, when known. */
   pgMajor?: number;
+  /** A scheduled upgrade: when it starts. */
+  at?: number;
+  atNote?: 'gap' | 'repeated';
 }
 
 export function renderPlan(m: Messages, config: Config, f: PlanFacts): string {
@@ -59,7 +62,8 @@ export function renderPlan(m: Messages, config: Config, f: PlanFacts): string {
   if (b && f.now - b.createdAt.getTime() > config.backup.maxAgeMs) warnings.push(m.plan.warnBackupOld(age!));
   if (s) {
     const w = config.upgrade.maintenanceWindow;
-    if (inWindow(w, new Date(f.now), config.upgrade.timeZone)) rows.push([m.plan.window, m.plan.windowInside(w.text, config.upgrade.timeZone)]);
+    if (f.at !== undefined) rows.push([m.plan.startsAt, m.plan.startsAtValue(dateTime(m, f.at, config.upgrade.timeZone), f.atNote)]);
+    if (inWindow(w, f.at ?? f.now, config.upgrade.timeZone)) rows.push([m.plan.window, m.plan.windowInside(w.text, config.upgrade.timeZone, f.at !== undefined)]);
     const expected = expectedDowntime(f.history);
     rows.push([m.plan.downtime, expected ? m.plan.downtimeFrom(duration(m, expected.ms), expected.samples) : m.plan.downtimeUnknown]);
     if (s.kind === 'upgrade') rows.push([m.plan.changelog, s.changelog]);
@@ -94,6 +98,7 @@ export function renderStatus(m: Messages, r: StatusReport, timeZone: string): st
         r.composeCheck?.checkedWith ? t.upDChecked(r.composeCheck.checkedWith) : t.upDGuess(r.composeCheck?.guessBecause ?? '?')
       })_`,
     ],
+    [t.scheduled, (r.scheduled ?? []).length === 0 ? t.noneScheduled : r.scheduled.map((s) => t.scheduledLine(s.target, dateTime(m, Date.parse(s.at), timeZone), s.confirmedBy)).join('<br>')],
     [t.job, r.job?.alive ? t.jobLine(m.kind[r.job.kind as JobKind] ?? r.job.kind, ownerName(m, r.job.owner), r.job.step ? (m.steps[r.job.step] ?? r.job.step) : m.starting) : t.noJob],
     [
       t.lastJobs,

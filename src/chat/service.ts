@@ -7,10 +7,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { within } from '../common/within.js';
-import { duration } from '../i18n/index.js';
+import { dateTime, duration } from '../i18n/index.js';
+import { parseAt } from '../schedule/at.js';
 import { readJobLock } from '../state/job-lock.js';
 import { responsePath } from '../mattermost/client.js';
 import { Decisions } from './decisions.js';
+import { ChatSchedules } from './schedules.js';
 import { ephemeral, type ActionReply, type ActionRequest, type ChatDeps, type SlashReply, type SlashRequest } from './deps.js';
 import { parseCommand, type ChatCommand } from './parse.js';
 import type { Pending } from './pending.js';
@@ -31,19 +33,23 @@ export class ChatService {
   private stopping = false;
   private readonly background = new Set<Promise<unknown>>();
   readonly decisions: Decisions;
+  readonly schedules: ChatSchedules;
 
   constructor(private readonly d: ChatDeps) {
-    this.decisions = new Decisions(d, (p) => this.track(p));
+    this.schedules = new ChatSchedules(d, (s) => this.decisions.runScheduled(s));
+    this.decisions = new Decisions(d, (p) => this.track(p), this.schedules);
   }
 
   start(): void {
     this.decisions.start();
+    this.track(this.schedules.start());
   }
 
   /** No command is taken any more; waits (up to `graceMs`) for the answers already under way. */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     this.decisions.stop();
+    this.schedules.stop();
     // A job confirmed just now reaches the runner first; the runner then stops it at a journal boundary.
     await this.decisions.started(graceMs);
     await within(Promise.allSettled([...this.background]), graceMs);
@@ -81,8 +87,14 @@ export class ChatService {
     if (waiting) return ephemeral(m.refuse.pending(waiting.title, waiting.userName, trigger));
     if (this.planning) return ephemeral(m.refuse.planning(this.planning.user));
     if (this.decisions.isStarting) return ephemeral(m.refuse.starting);
+    let at: { at: number; note?: 'gap' | 'repeated' } | undefined;
+    if (cmd.kind === 'upgrade' && cmd.at !== undefined) {
+      const r = parseAt(cmd.at, this.d.now(), this.d.config.upgrade.timeZone);
+      if (!r.ok) return ephemeral(m.refuse.badAt(trigger, cmd.version, cmd.at, r.problem));
+      at = { at: r.at, ...(r.note ? { note: r.note } : {}) };
+    }
     this.planning = { user: who.username };
-    this.track(this.planAndPost(cmd, req, who.username).finally(() => (this.planning = undefined)));
+    this.track(this.planAndPost(cmd, req, who.username, at).finally(() => (this.planning = undefined)));
     return ephemeral(m.ack.planning(cmd.kind === 'upgrade' ? m.what.upgrade(cmd.version) : m.what[cmd.kind]));
   }
 
@@ -106,9 +118,14 @@ export class ChatService {
     return ephemeral(m.ack.checking);
   }
 
-  private async planAndPost(cmd: JobCommand, req: SlashRequest, username: string): Promise<void> {
+  private async planAndPost(cmd: JobCommand, req: SlashRequest, username: string, at?: { at: number; note?: 'gap' | 'repeated' }): Promise<void> {
     const { messages: m, config } = this.d;
-    const request: PlanRequest = { kind: cmd.kind, ...(cmd.kind === 'upgrade' ? { target: cmd.version } : {}), ...(cmd.kind === 'rollback' ? { withDb: cmd.withDb } : {}) };
+    const request: PlanRequest = {
+      kind: cmd.kind,
+      ...(cmd.kind === 'upgrade' ? { target: cmd.version } : {}),
+      ...(cmd.kind === 'rollback' ? { withDb: cmd.withDb } : {}),
+      ...(at ? { at: at.at, ...(at.note ? { atNote: at.note } : {}) } : {}),
+    };
     let stored: Pending | undefined;
     try {
       const facts = await this.d.planner.plan(request, username);
@@ -121,6 +138,7 @@ export class ChatService {
         kind: cmd.kind,
         ...(s ? { target: s.target, from: s.from } : {}),
         ...(request.withDb ? { withDb: true } : {}),
+        ...(at ? { at: at.at, ...(at.note ? { atNote: at.note } : {}) } : {}),
         title: s ? `${m.kind[cmd.kind]} ${s.from} → ${s.target}` : m.kind[cmd.kind],
         channelId: req.channelId,
         userId: req.userId,
@@ -154,7 +172,7 @@ export class ChatService {
     const button = (action: 'confirm' | 'cancel') => ({
       id: action,
       type: 'button',
-      name: action === 'confirm' ? m.plan.confirm[p.kind] : m.plan.cancel,
+      name: action === 'cancel' ? m.plan.cancel : p.at !== undefined ? m.plan.confirmSchedule(dateTime(m, p.at, config.upgrade.timeZone)) : m.plan.confirm[p.kind],
       style: action === 'confirm' ? 'primary' : 'default',
       integration: { url, context: signContext(config.bot.secret!, { job: p.id, action, exp: p.expiresAt, nonce: p.nonce }) },
     });
@@ -182,8 +200,8 @@ function refusal(m: ChatDeps['messages'], trigger: string, cmd: Extract<ChatComm
       return m.refuse.badVersion(cmd.input, trigger, cmd.suggestion);
     case 'latest':
       return m.refuse.latest(trigger);
-    case 'scheduleLater':
-      return m.refuse.scheduleLater(trigger, cmd.version);
+    case 'badAt':
+      return m.refuse.badAt(trigger, cmd.version, cmd.at, cmd.problem);
     case 'notYet':
       return m.refuse.notYet(cmd.what);
     case 'extra':

@@ -63,3 +63,10 @@ export function instantOf(w: WallTime, timeZone: string): ZonedInstant {
   // Temporal's "compatible" does: 02:30 on a day Paris jumps from 02:00 to 03:00 is 03:30.
   return { at: naive - Math.min(...offsets) * 60_000, note: 'gap' };
 }
+
+/** `2027-01-15 22:30`: the wall-clock time at `at`, as `at YYYY-MM-DD HH:MM` takes it back. */
+export function wallText(at: number, timeZone: string): string {
+  const w = wallTime(at, timeZone);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${w.year}-${pad(w.month)}-${pad(w.day)} ${pad(w.hour)}:${pad(w.minute)}`;
+}

@@ -7,6 +7,8 @@ import { listBackups } from '../backup/store.js';
 import type { Config } from '../config/index.js';
 import { parseImageRef } from '../docker/compose/index.js';
 import { resolveDeployment, runsPinnedImage, type ServiceTarget } from '../docker/deployment.js';
+import { join } from 'node:path';
+import { readSchedules } from '../schedule/store.js';
 import { checkUpD } from './compose-up.js';
 import type { ComposeTool } from '../docker/compose-cli/index.js';
 import type { DockerEngine } from '../docker/engine.js';
@@ -53,6 +55,8 @@ export interface StatusReport {
   composeCheck: { checkedWith: string | null; guessBecause: string | null };
   /** The last jobs, newest last. */
   history: HistoryEntry[];
+  /** Upgrades scheduled from chat, soonest first. */
+  scheduled: Array<{ target: string; at: string; confirmedBy: string }>;
   problems: string[];
 }
 
@@ -69,12 +73,13 @@ export interface StatusDeps {
 export async function collectStatus({ config, engine, history = [], now = () => new Date(), probe = probeServer, compose }: StatusDeps): Promise<StatusReport> {
   const deployment = await resolveDeployment(config, engine);
   const problems: string[] = [];
-  const [server, dbReady, backups, lock, upD] = await Promise.all([
+  const [server, dbReady, backups, lock, upD, scheduled] = await Promise.all([
     probe(config.mattermost.url),
     isDbReady(engine, deployment.db, config),
     listBackups(config.backup.dir),
     readJobLock(config.bot.stateDir),
     checkUpD(engine, deployment, compose),
+    readSchedules(join(config.bot.stateDir, 'schedules.json')).catch(() => []),
   ]);
 
   const app = { ...serviceStatus(deployment.app, !(await runsPinnedImage(engine, deployment.app))), server };
@@ -125,6 +130,7 @@ export async function collectStatus({ config, engine, history = [], now = () => 
     composeWouldRecreate: upD.recreate,
     composeCheck: { checkedWith: upD.checkedWith, guessBecause: upD.guessBecause },
     history: history.slice(-5),
+    scheduled: scheduled.map((s) => ({ target: s.target, at: s.at, confirmedBy: s.confirmedBy })),
     problems,
   };
 }

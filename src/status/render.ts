@@ -42,6 +42,7 @@ export function renderStatus(r: StatusReport): string {
           : `docker-compose would recreate ${r.composeWouldRecreate.map((x) => `${x.container} (${x.reason})`).join(', ')}: same settings and volumes, a short restart`
       } ${r.composeCheck.checkedWith ? `(compared with ${r.composeCheck.checkedWith}'s own config hashes)` : `(a guess: ${r.composeCheck.guessBecause ?? 'no compose command'})`}`,
     ],
+    ['Scheduled', r.scheduled.length === 0 ? 'nothing' : r.scheduled.map((s) => `upgrade to ${s.target} at ${s.at.slice(0, 16).replace('T', ' ')} UTC (confirmed by @${s.confirmedBy})`).join('; ')],
     ['Job', r.job ? `${r.job.kind} by ${r.job.owner}, step ${r.job.step ?? '-'}${r.job.alive ? '' : ` (stale lock: process ${r.job.pid} is gone)`}` : 'none running'],
     [
       'Last jobs',

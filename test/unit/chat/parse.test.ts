@@ -21,7 +21,9 @@ describe('/upgrade text', () => {
     assert.deepEqual(parseCommand('latest'), { kind: 'refuse', reason: 'latest' });
     assert.deepEqual(parseCommand('10.11'), { kind: 'refuse', reason: 'badVersion', input: '10.11', suggestion: '10.11.0' });
     assert.deepEqual(parseCommand('v10.11.4-rc1'), { kind: 'refuse', reason: 'badVersion', input: 'v10.11.4-rc1', suggestion: '10.11.4' });
-    assert.deepEqual(parseCommand('10.11.4 at 22:00'), { kind: 'refuse', reason: 'scheduleLater', version: '10.11.4' });
+    assert.deepEqual(parseCommand('10.11.4 at 22:00'), { kind: 'upgrade', version: '10.11.4', at: '22:00' });
+    assert.deepEqual(parseCommand('10.11.4 at 2027-01-15  22:00'), { kind: 'upgrade', version: '10.11.4', at: '2027-01-15 22:00' });
+    assert.deepEqual(parseCommand('10.11.4 at'), { kind: 'upgrade', version: '10.11.4', at: '' });
     assert.deepEqual(parseCommand('status now'), { kind: 'refuse', reason: 'extra', text: 'status now' });
     assert.deepEqual(parseCommand('rehearse 10.11.4'), { kind: 'refuse', reason: 'notYet', what: '/upgrade rehearse' });
   });
