@@ -77,6 +77,7 @@ export class Decisions {
       return { ephemeral_text: m.refuse.cannotCheckUser };
     }
     if (!who.allowed) return { ephemeral_text: m.refuse.notAllowedClick(who.username) };
+    // A job about to start needs the lock free; a schedule does not.
     if (context.action === 'confirm' && pending.at === undefined) {
       const holder = await readJobLock(config.bot.stateDir);
       if (holder?.alive) return { ephemeral_text: lockHeldText(m, holder, config.upgrade.timeZone) };
@@ -86,19 +87,21 @@ export class Decisions {
     if (!decided.first) return { ephemeral_text: this.alreadyDecided(decided.pending) };
     this.d.log.info('chat: plan decided', { plan: pending.id, kind: pending.kind, action: context.action, by: who.username });
     if (context.action === 'cancel') return { update: this.replaced(pending, m.plan.cancelledBy(who.username, this.at(now))) };
-    if (pending.at !== undefined) {
+    const scheduleAt = context.action === 'schedule' ? pending.outside?.next : pending.at;
+    if (scheduleAt !== undefined) {
       await this.schedules.add({
         id: pending.id,
         target: pending.target!,
-        at: new Date(pending.at).toISOString(),
+        at: new Date(scheduleAt).toISOString(),
         requestedBy: pending.userName,
         confirmedBy: who.username,
         replyTo: { channelId: pending.channelId },
         createdAt: new Date(now).toISOString(),
       });
-      return { update: this.replaced(pending, m.plan.scheduledBy(who.username, this.at(now), this.schedules.when(pending.at))) };
+      return { update: this.replaced(pending, m.plan.scheduledBy(who.username, this.at(now), this.schedules.when(scheduleAt))) };
     }
     this.track(this.run(pending, who.username));
+    if (pending.outside) return { update: this.replaced(pending, m.plan.overriddenBy(who.username, this.at(now))) };
     return { update: this.replaced(pending, m.plan.confirmedBy(who.username, this.at(now))) };
   }
 
@@ -127,7 +130,8 @@ export class Decisions {
    * the channel; once started, the job reports itself through its events.
    */
   private run(p: Pending, username: string): Promise<void> {
-    return this.runJob({ kind: p.kind, ...(p.target ? { target: p.target } : {}), ...(p.withDb ? { withDb: true } : {}) }, `chat:${username}`, p.channelId, `notstarted:${p.id}`, this.trigger(p));
+    const request: PlanRequest = { kind: p.kind, ...(p.target ? { target: p.target } : {}), ...(p.withDb ? { withDb: true } : {}), ...(p.outside ? { overrideWindow: username } : {}) };
+    return this.runJob(request, `chat:${username}`, p.channelId, `notstarted:${p.id}`, this.trigger(p));
   }
 
   /** A scheduled upgrade at its time: planned again and run like a confirmed one, reporting where it was asked. */
@@ -176,7 +180,7 @@ export class Decisions {
     const m = this.d.messages;
     const d = p.decided!;
     if (d.action === 'expired') return m.refuse.expired(this.trigger(p));
-    return m.refuse.alreadyDecided(d.action === 'confirm' ? m.plan.decisionConfirm : m.plan.decisionCancel, d.by, this.at(d.at));
+    return m.refuse.alreadyDecided(d.action === 'confirm' ? m.plan.decisionConfirm : d.action === 'schedule' ? m.plan.decisionSchedule : m.plan.decisionCancel, d.by, this.at(d.at));
   }
 
   private trigger(p: Pending): string {

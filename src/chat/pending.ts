@@ -18,6 +18,8 @@ export interface Pending {
   /** A scheduled upgrade: when it starts (confirming schedules it instead of running it). */
   at?: number;
   atNote?: 'gap' | 'repeated';
+  /** Asked outside the maintenance window: the buttons offer its next start, or now anyway. */
+  outside?: { next: number };
   title: string;
   channelId: string;
   userId: string;

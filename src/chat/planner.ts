@@ -26,6 +26,8 @@ export interface PlanRequest {
   withDb?: boolean;
   /** An upgrade scheduled for this instant (checked against the window then, not now). */
   at?: number;
+  /** Run now although it is outside the maintenance window: who decided so. */
+  overrideWindow?: string;
   atNote?: 'gap' | 'repeated';
 }
 
@@ -39,7 +41,10 @@ export interface Planner {
 export function enginePlanner(deps: EngineDeps): Planner {
   const { config } = deps;
   const stateOf = async (request: PlanRequest) => {
-    if (request.kind === 'upgrade') return planMove(deps, { kind: 'upgrade', target: request.target!, force: false });
+    if (request.kind === 'upgrade') {
+      const state = await planMove(deps, { kind: 'upgrade', target: request.target!, force: false });
+      return request.overrideWindow ? { ...state, overrideWindow: request.overrideWindow } : state;
+    }
     if (request.kind === 'rollback') return planRollback(deps, await readHistory(config.bot.stateDir), { withDb: Boolean(request.withDb) });
     return undefined;
   };
@@ -56,11 +61,16 @@ export function enginePlanner(deps: EngineDeps): Planner {
           params: { when: wallText(request.at, tz), window: window.text, tz, next: wallText(next, tz) },
         });
       }
+      let outside: { next: number } | undefined;
       if (state && request.at === undefined && !inWindow(window, new Date(now), tz)) {
-        throw new PolicyError(`it is outside the maintenance window ${window.text} (${tz})`, undefined, {
-          key: 'precheck.window',
-          params: { window: window.text, tz },
-        });
+        // An upgrade asked outside the window is offered for the next window start, or now anyway.
+        if (request.kind === 'upgrade') outside = { next: nextWindowStart(window, now, tz) };
+        else {
+          throw new PolicyError(`it is outside the maintenance window ${window.text} (${tz})`, undefined, {
+            key: 'precheck.window',
+            params: { window: window.text, tz },
+          });
+        }
       }
       const d = await resolveDeployment(config, deps.engine);
       if (!d.db.container) throw new PolicyError(`no container runs service "${d.db.service}"`, undefined, { key: 'deploy.no-container', params: { service: d.db.service } });
@@ -74,6 +84,7 @@ export function enginePlanner(deps: EngineDeps): Planner {
         now,
         ...(pgMajor ? { pgMajor } : {}),
         ...(request.at !== undefined ? { at: request.at, ...(request.atNote ? { atNote: request.atNote } : {}) } : {}),
+        ...(outside ? { outside } : {}),
       };
     },
     job: async (request, owner) => {

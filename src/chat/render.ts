@@ -27,6 +27,8 @@ export interface PlanFacts {
   pgMajor?: number;
   /** A scheduled upgrade: when it starts. */
   at?: number;
+  /** Asked outside the maintenance window: when it opens next. */
+  outside?: { next: number };
   atNote?: 'gap' | 'repeated';
 }
 
@@ -44,6 +46,7 @@ export function renderPlan(m: Messages, config: Config, f: PlanFacts): string {
     if (s.kind === 'upgrade' && esrs.length > 0) warnings.push(m.plan.warnEsr(esrs.at(-1)!));
     if (s.kind === 'upgrade' && parseVersion(s.target).major > parseVersion(s.from).major) warnings.push(m.plan.warnMajor(s.from, s.target));
     if (s.db.moves) warnings.push(m.plan.warnPostgresCheck);
+    if (f.outside) warnings.unshift(m.plan.warnOutside(config.upgrade.maintenanceWindow.text, config.upgrade.timeZone, dateTime(m, f.outside.next, config.upgrade.timeZone)));
     if (s.compose && s.compose.pending.length > 0) warnings.push(m.plan.warnUpDPending(s.compose.pending.map((x) => `\`${x}\``).join(', ')));
     else if (s.compose?.unavailable) warnings.push(m.plan.warnUpDNoCli(s.compose.unavailable));
     if (f.pgMajor !== undefined && f.pgMajor < 13 && compareVersions(s.target, '10.6.0') >= 0) warnings.push(m.plan.warnPostgres13(f.pgMajor));

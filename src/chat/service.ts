@@ -18,7 +18,7 @@ import { parseCommand, type ChatCommand } from './parse.js';
 import type { Pending } from './pending.js';
 import type { PlanRequest } from './planner.js';
 import { describeError, renderPlan, renderStatus } from './render.js';
-import { signContext, newNonce } from './verify.js';
+import { signContext, newNonce, type ActionName } from './verify.js';
 import { lockHeldText } from './words.js';
 
 /** How long `/upgrade status` may take before its answer goes through the response_url instead. */
@@ -139,6 +139,7 @@ export class ChatService {
         ...(s ? { target: s.target, from: s.from } : {}),
         ...(request.withDb ? { withDb: true } : {}),
         ...(at ? { at: at.at, ...(at.note ? { atNote: at.note } : {}) } : {}),
+        ...(facts.outside ? { outside: facts.outside } : {}),
         title: s ? `${m.kind[cmd.kind]} ${s.from} → ${s.target}` : m.kind[cmd.kind],
         channelId: req.channelId,
         userId: req.userId,
@@ -169,14 +170,22 @@ export class ChatService {
   private buttons(p: Pending): Record<string, unknown> {
     const { messages: m, config } = this.d;
     const url = `${config.bot.publicUrl}/mattermost/action`;
-    const button = (action: 'confirm' | 'cancel') => ({
+    const when = (t: number) => dateTime(m, t, config.upgrade.timeZone);
+    const names: Record<ActionName, string> = {
+      schedule: p.outside ? m.plan.scheduleInWindow(when(p.outside.next)) : '',
+      confirm: p.at !== undefined ? m.plan.confirmSchedule(when(p.at)) : p.outside ? m.plan.confirmAnyway : m.plan.confirm[p.kind],
+      cancel: m.plan.cancel,
+    };
+    const primary: ActionName = p.outside ? 'schedule' : 'confirm';
+    const button = (action: ActionName) => ({
       id: action,
       type: 'button',
-      name: action === 'cancel' ? m.plan.cancel : p.at !== undefined ? m.plan.confirmSchedule(dateTime(m, p.at, config.upgrade.timeZone)) : m.plan.confirm[p.kind],
-      style: action === 'confirm' ? 'primary' : 'default',
+      name: names[action],
+      style: action === primary ? 'primary' : action === 'confirm' ? 'danger' : 'default',
       integration: { url, context: signContext(config.bot.secret!, { job: p.id, action, exp: p.expiresAt, nonce: p.nonce }) },
     });
-    return { fallback: p.title, color: '#1c58d9', text: m.plan.validity(duration(m, config.bot.confirmTtlMs)), actions: [button('confirm'), button('cancel')] };
+    const actions: ActionName[] = p.outside ? ['schedule', 'confirm', 'cancel'] : ['confirm', 'cancel'];
+    return { fallback: p.title, color: '#1c58d9', text: m.plan.validity(duration(m, config.bot.confirmTtlMs)), actions: actions.map(button) };
   }
 
   /** An ephemeral answer after the fact, through the command's response_url (sent to MM_URL). */

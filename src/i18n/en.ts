@@ -169,11 +169,17 @@ export const en = {
     startsAtValue: (when: string, note?: 'gap' | 'repeated') =>
       `${when}${note === 'gap' ? ' (the clocks jump forward that night: the time asked does not exist, this is the same time after the jump)' : note === 'repeated' ? ' (the clocks go back that night: the first of the two)' : ''}`,
     confirmSchedule: (when: string) => `Schedule for ${when}`,
+    scheduleInWindow: (when: string) => `Schedule in the window (${when})`,
+    confirmAnyway: 'Upgrade now anyway',
+    warnOutside: (w: string, tz: string, when: string) =>
+      `It is outside the maintenance window ${w} (${tz}). *Schedule in the window* starts it at ${when}, announced to the team beforehand; *Upgrade now anyway* overrides the window, and the history records who did.`,
+    overriddenBy: (user: string, at: string) => `⚠️ Started outside the maintenance window by @${user} at ${at}. Progress follows below.`,
     scheduledBy: (user: string, at: string, when: string) => `📅 Scheduled by @${user} at ${at}: it starts at ${when}, announced to the team beforehand. \`/upgrade cancel\` cancels it.`,
     confirmedBy: (user: string, at: string) => `✅ Confirmed by @${user} at ${at}. Progress follows below.`,
     cancelledBy: (user: string, at: string) => `✖️ Cancelled by @${user} at ${at}. Nothing was changed.`,
     expiredNote: (at: string) => `⌛ Expired at ${at}. Nothing was changed.`,
     decisionConfirm: 'confirmed',
+    decisionSchedule: 'scheduled',
     decisionCancel: 'cancelled',
   },
 

@@ -178,11 +178,17 @@ export const fr: Messages = {
     startsAtValue: (when: string, note?: 'gap' | 'repeated') =>
       `${when}${note === 'gap' ? " (on avance l'heure cette nuit-là : l'heure demandée n'existe pas, c'est la même heure après le saut)" : note === 'repeated' ? " (on recule l'heure cette nuit-là : la première des deux)" : ''}`,
     confirmSchedule: (when: string) => `Programmer pour ${when}`,
+    scheduleInWindow: (when: string) => `Programmer dans le créneau (${when})`,
+    confirmAnyway: 'Mettre à jour maintenant quand même',
+    warnOutside: (w: string, tz: string, when: string) =>
+      `Nous sommes en dehors du créneau de maintenance ${w} (${tz}). *Programmer dans le créneau* la lance à ${when}, annoncée à l'équipe avant ; *Mettre à jour maintenant quand même* passe outre le créneau, et l'historique garde qui l'a fait.`,
+    overriddenBy: (user: string, at: string) => `⚠️ Lancée en dehors du créneau de maintenance par @${user} à ${at}. La progression suit ci-dessous.`,
     scheduledBy: (user: string, at: string, when: string) => `📅 Programmée par @${user} à ${at} : début à ${when}, annoncé à l'équipe avant. \`/upgrade cancel\` l'annule.`,
     confirmedBy: (user: string, at: string) => `✅ Confirmé par @${user} à ${at}. Le suivi arrive juste en dessous.`,
     cancelledBy: (user: string, at: string) => `✖️ Annulé par @${user} à ${at}. Rien n'a été modifié.`,
     expiredNote: (at: string) => `⌛ Expiré à ${at}. Rien n'a été modifié.`,
     decisionConfirm: 'confirmé',
+    decisionSchedule: 'programmé',
     decisionCancel: 'annulé',
   },
 

@@ -16,6 +16,8 @@ export interface HistoryEntry {
   to?: string;
   downtimeMs?: number;
   backup?: string;
+  /** A policy overridden for it, and by whom: "outside the maintenance window, by @alice". */
+  override?: string;
 }
 
 export const historyPath = (stateDir: string): string => join(stateDir, 'history.jsonl');
@@ -35,6 +37,7 @@ export async function recordHistory(stateDir: string, result: JobResult): Promis
     ...(typeof d.to === 'string' ? { to: d.to } : {}),
     ...(typeof d.downtimeMs === 'number' ? { downtimeMs: d.downtimeMs } : {}),
     ...(typeof d.backup === 'string' ? { backup: d.backup } : {}),
+    ...(typeof d.override === 'string' ? { override: d.override } : {}),
   };
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   await appendFile(historyPath(stateDir), JSON.stringify(entry) + '\n', { mode: 0o600 });

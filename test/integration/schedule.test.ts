@@ -7,7 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { wallText } from '../../src/schedule/zoned.js';
+import { nextWindowStart, parseWindow } from '../../src/schedule/window.js';
+import { wallText, wallTime } from '../../src/schedule/zoned.js';
 import { startBot, type BotProcess } from '../bed/bot.js';
 import { mmUpgrade } from '../bed/cli.js';
 import { deploy, readRows, waitForApp, type Deployment } from '../bed/deploy.js';
@@ -103,5 +104,40 @@ describe('scheduled upgrades, in English', () => {
     await chat.waitPost('upgrades', asked, (p) => /✖️ The upgrade to 1\.5\.0 scheduled for .* was cancelled by @pica-admin/.test(p.message), 30_000);
     assert.deepEqual(JSON.parse(readFileSync(join(env.STATE_DIR!, 'schedules.json'), 'utf8')), []);
     assert.match((await chat.type(TOKENS.admin, 'cancel')).text, /no pending confirmation to cancel, and no scheduled upgrade/);
+  });
+
+  it('outside the window: "Schedule in the window" schedules its next start; "Upgrade now anyway" runs it, and the history records who', async () => {
+    await bot.stop();
+    const h = wallTime(Date.now(), TZ).hour;
+    const pad = (n: number) => String(n % 24).padStart(2, '0');
+    const window = `${pad(h + 2)}:00-${pad(h + 3)}:00`;
+    bot = await startBot({ ...env, MAINTENANCE_WINDOW: window });
+    try {
+      const asked = Date.now();
+      await chat.type(TOKENS.admin, '1.2.0');
+      const plan = await chat.waitPost('upgrades', asked, (p) => actionsOf(p).length === 3, 30_000, true);
+      assert.match(plan.message, new RegExp(`It is outside the maintenance window ${window} \\(Europe/Paris\\)\\. \\*Schedule in the window\\* starts it at`));
+      assert.deepEqual(actionsOf(plan).map((a) => [a.id, a.style]), [['schedule', 'primary'], ['confirm', 'danger'], ['cancel', 'default']]);
+      assert.match(actionsOf(plan)[0]!.name, /^Schedule in the window \(/);
+      assert.equal(actionsOf(plan)[1]!.name, 'Upgrade now anyway');
+      await chat.api.click(TOKENS.admin, plan.id, 'schedule');
+      const expected = nextWindowStart(parseWindow(window)!, asked, TZ);
+      const stored = JSON.parse(readFileSync(join(env.STATE_DIR!, 'schedules.json'), 'utf8')) as Array<{ target: string; at: string }>;
+      assert.deepEqual(stored.map((x) => [x.target, x.at]), [['1.2.0', new Date(expected).toISOString()]], 'scheduled at the next window start');
+      assert.match((await chat.type(TOKENS.admin, 'cancel')).text, /Cancelled: the upgrade to 1\.2\.0/);
+
+      const again = Date.now();
+      await chat.type(TOKENS.admin, '1.2.0');
+      const plan2 = await chat.waitPost('upgrades', again, (p) => actionsOf(p).length === 3, 30_000, true);
+      await chat.api.click(TOKENS.admin, plan2.id, 'confirm');
+      const decided = (await chat.api.posts(chat.channel('upgrades'))).find((p) => p.id === plan2.id)!;
+      assert.match(decided.message, /⚠️ Started outside the maintenance window by @pica-admin at \d\d:\d\d/);
+      await chat.waitPost('upgrades', again, (p) => /^#### ↩️/.test(p.message), 120_000); // 1.2.0 crashes: rolled back
+      const last = readFileSync(join(env.STATE_DIR!, 'history.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { owner: string; to: string; override?: string }).at(-1)!;
+      assert.deepEqual([last.owner, last.to, last.override], ['chat:pica-admin', '1.2.0', 'outside the maintenance window, by @pica-admin']);
+    } finally {
+      await bot.stop();
+      bot = await startBot(env);
+    }
   });
 });

@@ -202,6 +202,7 @@ function details(s: S, rolledBack = false): Record<string, unknown> {
     ...(s.logLines.length > 0 ? { logLines: s.logLines } : {}),
     ...(s.removedImages.length > 0 ? { removedImages: s.removedImages } : {}),
     dbRecreated: s.db.recreate,
+    ...(s.overrideWindow ? { override: `outside the maintenance window, by @${s.overrideWindow}` } : {}),
     ...(upD ? { upD } : {}),
   };
 }

@@ -43,6 +43,8 @@ export interface UpgradeState {
   removedImages: string[];
   /** Copies of the compose files as they were before the job, for a human finishing by hand. */
   savedFiles: Array<{ file: string; saved: string }>;
+  /** Who started it outside the maintenance window from chat ("Upgrade now anyway"): recorded in the history. */
+  overrideWindow?: string;
   /** What compose's own config hashes say (absent in journals of older versions). */
   compose?: ComposeOutlook;
 }

@@ -113,7 +113,7 @@ function currentTag(t: ServiceTarget): string {
 export async function precheck(deps: EngineDeps, state: UpgradeState): Promise<string> {
   const { config, engine, probe, clock } = deps;
   const window = config.upgrade.maintenanceWindow;
-  if (!state.force && !inWindow(window, new Date(clock.now()), config.upgrade.timeZone)) {
+  if (!state.force && !state.overrideWindow && !inWindow(window, new Date(clock.now()), config.upgrade.timeZone)) {
     throw new PolicyError(`it is outside the maintenance window ${window.text} (${config.upgrade.timeZone})`, 'Schedule it inside the window, or add --force.', { key: 'precheck.window', params: { window: window.text, tz: config.upgrade.timeZone } });
   }
   const server = await probe(config.mattermost.url);
