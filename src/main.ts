@@ -7,10 +7,10 @@ import { recoverInterruptedRestore } from './backup/dump.js';
 import { loadEnvFile, readConfig, secretsOf, type Config, type ConfigPurpose } from './config/index.js';
 import type { EventSink, JobInfo } from './core/events.js';
 import { messagesFor, type Messages } from './i18n/index.js';
+import { maintenanceUndoHandlers } from './core/maintenance.js';
 import { createChatApi, type ChatApi } from './mattermost/client.js';
 import { Outbox } from './mattermost/outbox.js';
 import { ChatReporterHub, createChatReporter } from './mattermost/reporter.js';
-import { maintenanceUndoHandlers } from './core/maintenance.js';
 import { JobRunner } from './core/plan/runner.js';
 import { realClock, type EngineDeps } from './core/upgrade/deps.js';
 import { upgradeAssessor, upgradeUndoHandlers } from './core/upgrade/plan.js';
@@ -21,6 +21,15 @@ import { createLogger, type Logger } from './logging/logger.js';
 import { Redactor } from './logging/redact.js';
 import { probeServer } from './mattermost/server-probe.js';
 import { recordHistory } from './state/history.js';
+import { join } from 'node:path';
+import cron from 'node-cron';
+import { listBackups } from './backup/store.js';
+import { lockHeldText } from './chat/words.js';
+import { LockHeldError } from './common/errors.js';
+import { backupJob } from './core/maintenance.js';
+import type { JobDefinition } from './core/plan/step.js';
+import { duration } from './i18n/index.js';
+import { BackupSchedule } from './schedule/backups.js';
 
 export interface AppContext {
   config: Config;
@@ -100,6 +109,43 @@ export function buildChatHub(ctx: AppContext, chat: ChatAdapters, accept?: (job:
     accept,
     (err) => logger.error('chat: an event could not be shown in chat', { error: err.message }),
   );
+}
+
+/**
+ * BACKUP_CRON's dumps (the same backup job and lock; a tick while another job runs is skipped
+ * and said in MM_ADMIN_CHANNEL) and the warning when the newest dump is older than BACKUP_MAX_AGE.
+ */
+export function buildBackupSchedule(ctx: AppContext, chat: ChatAdapters, engine: Engine): BackupSchedule {
+  const { config, logger } = ctx;
+  const m = chat.messages;
+  const admin = { name: config.mattermost.adminChannel };
+  return new BackupSchedule({
+    cron: config.schedules.backupCron,
+    timeZone: config.upgrade.timeZone,
+    maxAgeMs: config.backup.maxAgeMs,
+    now: Date.now,
+    runBackup: async () => {
+      try {
+        await engine.runner.run(backupJob(engine.deps, 'schedule:BACKUP_CRON') as JobDefinition<unknown>);
+        return {};
+      } catch (err) {
+        if (err instanceof LockHeldError) return { skipped: lockHeldText(m, err.holder, config.upgrade.timeZone) };
+        throw err;
+      }
+    },
+    newestBackupAt: async () => (await listBackups(config.backup.dir))[0]?.createdAt.getTime(),
+    stateFile: join(config.bot.stateDir, 'backup-age-warning.json'),
+    warnStale: (newest) =>
+      chat.outbox.enqueue({
+        kind: 'create',
+        key: `backup-stale:${newest ?? 'none'}`,
+        channel: admin,
+        message: newest === undefined ? m.backups.none(duration(m, config.backup.maxAgeMs)) : m.backups.stale(duration(m, Date.now() - newest), duration(m, config.backup.maxAgeMs)),
+      }),
+    noteSkipped: (holder) => chat.outbox.enqueue({ kind: 'create', key: `backup-skipped:${Date.now()}`, channel: admin, message: m.backups.skipped(holder) }),
+    schedule: (expression, fn, timezone) => cron.schedule(expression, fn, { timezone, noOverlap: true }),
+    log: (message, err) => logger.warn(message, { error: err instanceof Error ? err.message : String(err) }),
+  });
 }
 
 export interface ChatNotifier {

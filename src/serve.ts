@@ -16,7 +16,7 @@ import { PendingStore } from './chat/pending.js';
 import { enginePlanner } from './chat/planner.js';
 import { ChatService } from './chat/service.js';
 import { ConfigError } from './common/errors.js';
-import { buildChatAdapters, buildChatHub, buildEngine, type AppContext } from './main.js';
+import { buildBackupSchedule, buildChatAdapters, buildChatHub, buildEngine, type AppContext } from './main.js';
 import { registerCommand } from './mattermost/register.js';
 import { readHistory } from './state/history.js';
 import { collectStatus } from './status/collect.js';
@@ -63,6 +63,8 @@ export async function serve(ctx: AppContext, opts: ServeOptions = {}): Promise<n
 
   service.start();
   chat.outbox.start();
+  const backups = buildBackupSchedule(ctx, chat, engine);
+  backups.start();
   void engine.runner.recoverInterrupted().then(
     (results) => {
       for (const r of results) log.warn('serve: took up an interrupted job', { job: r.job.id, title: r.job.title, outcome: r.outcome, summary: r.summary });
@@ -88,6 +90,7 @@ export async function serve(ctx: AppContext, opts: ServeOptions = {}): Promise<n
       process.exit(130);
     });
   }
+  backups.stop();
   await service.stop(1_000);
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();

@@ -256,6 +256,12 @@ export const en = {
     downtimeDefault: 'a few minutes',
   },
 
+  backups: {
+    stale: (age: string, maxAge: string) => `⚠️ The newest database dump is ${age} old, older than BACKUP_MAX_AGE (${maxAge}). Type \`/upgrade backup\` to take one now.`,
+    none: (maxAge: string) => `⚠️ There is no database dump at all (BACKUP_MAX_AGE is ${maxAge}). Type \`/upgrade backup\` to take one now.`,
+    skipped: (holder: string) => `The scheduled backup was skipped: ${holder}. The next one runs at its usual time.`,
+  },
+
   announce: {
     upgraded: (v: string, link: string) => `Mattermost has been updated to ${v} — what's new: ${link}`,
     rolledBack: (v: string) => `Mattermost is back on version ${v} after a rollback.`,

@@ -265,6 +265,12 @@ export const fr: Messages = {
     downtimeDefault: 'quelques minutes',
   },
 
+  backups: {
+    stale: (age: string, maxAge: string) => `⚠️ La sauvegarde la plus récente de la base date d'il y a ${age}, plus que BACKUP_MAX_AGE (${maxAge}). Tape \`/upgrade backup\` pour en faire une maintenant.`,
+    none: (maxAge: string) => `⚠️ Il n'y a aucune sauvegarde de la base (BACKUP_MAX_AGE vaut ${maxAge}). Tape \`/upgrade backup\` pour en faire une maintenant.`,
+    skipped: (holder: string) => `La sauvegarde programmée n'a pas eu lieu : ${holder}. La suivante aura lieu à l'heure habituelle.`,
+  },
+
   announce: {
     upgraded: (v: string, link: string) => `Mattermost a été mis à jour en ${v} — nouveautés : ${link}`,
     rolledBack: (v: string) => `Mattermost est revenu en version ${v} après un retour arrière.`,

@@ -140,4 +140,27 @@ describe('scheduled upgrades, in English', () => {
       bot = await startBot(env);
     }
   });
+
+  it('BACKUP_CRON takes verified dumps through the backup job; a missing dump is warned about once', async () => {
+    await bot.stop();
+    const { readdirSync, rmSync } = await import('node:fs');
+    rmSync(env.BACKUP_DIR!, { recursive: true, force: true });
+    // Warned at the first start already (no dump then either): forget it, to see it said again once.
+    assert.ok(readdirSync(env.STATE_DIR!).includes('backup-age-warning.json'), 'the first start remembered its warning');
+    rmSync(join(env.STATE_DIR!, 'backup-age-warning.json'));
+    const since = Date.now();
+    bot = await startBot({ ...env, BACKUP_CRON: '*/5 * * * * *' });
+    try {
+      const warning = await chat.waitPost('upgrades', since, (p) => /There is no database dump at all/.test(p.message), 30_000);
+      assert.ok(warning);
+      const result = await chat.waitPost('upgrades', since, (p) => /^#### ✅ Backup complete/.test(p.message), 60_000);
+      assert.match(result.message, /\| Backup \| `mattermost-[\d.]+-\d{8}T\d{6}Z\.dump` \|/);
+      assert.ok(readdirSync(env.BACKUP_DIR!).some((f) => f.endsWith('.dump')));
+      const warnings = (await chat.botPosts('upgrades')).filter((p) => p.create_at >= since && /no database dump at all/.test(p.message));
+      assert.equal(warnings.length, 1, 'said once');
+    } finally {
+      await bot.stop();
+      bot = await startBot(env);
+    }
+  });
 });
