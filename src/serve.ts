@@ -18,6 +18,8 @@ import { ChatService } from './chat/service.js';
 import { ConfigError } from './common/errors.js';
 import { buildBackupSchedule, buildChatAdapters, buildChatHub, buildEngine, type AppContext } from './main.js';
 import { registerCommand } from './mattermost/register.js';
+import { ReleaseWatch } from './chat/releases.js';
+import cron from 'node-cron';
 import { readHistory } from './state/history.js';
 import { collectStatus } from './status/collect.js';
 
@@ -65,6 +67,16 @@ export async function serve(ctx: AppContext, opts: ServeOptions = {}): Promise<n
   chat.outbox.start();
   const backups = buildBackupSchedule(ctx, chat, engine);
   backups.start();
+  const releases = new ReleaseWatch({
+    config,
+    messages: chat.messages,
+    engine: ctx.engine,
+    outbox: chat.outbox,
+    now: Date.now,
+    log,
+    schedule: (expression, fn, timezone) => cron.schedule(expression, fn, { timezone, noOverlap: true }),
+  });
+  releases.start();
   void engine.runner.recoverInterrupted().then(
     (results) => {
       for (const r of results) log.warn('serve: took up an interrupted job', { job: r.job.id, title: r.job.title, outcome: r.outcome, summary: r.summary });
@@ -91,6 +103,7 @@ export async function serve(ctx: AppContext, opts: ServeOptions = {}): Promise<n
     });
   }
   backups.stop();
+  releases.stop();
   await service.stop(1_000);
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();

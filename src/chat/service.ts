@@ -18,7 +18,8 @@ import { parseCommand, type ChatCommand } from './parse.js';
 import type { Pending } from './pending.js';
 import type { PlanRequest } from './planner.js';
 import { describeError, renderPlan, renderStatus } from './render.js';
-import { signContext, newNonce, type ActionName } from './verify.js';
+import { signContext, newNonce, verifyContext, type ActionName } from './verify.js';
+import { isStrictVersion } from '../common/version.js';
 import { lockHeldText } from './words.js';
 
 /** How long `/upgrade status` may take before its answer goes through the response_url instead. */
@@ -100,7 +101,33 @@ export class ChatService {
 
   action(req: ActionRequest): Promise<ActionReply> {
     if (this.stopping) return Promise.resolve({ ephemeral_text: this.d.messages.refuse.stopping });
+    const check = verifyContext(this.d.config.bot.secret!, req.context, this.d.now());
+    if (check.ok && check.context.action === 'plan') return this.planFromRelease(req, check.context.job);
     return this.decisions.action(req);
+  }
+
+  /** *Plan upgrade* under a release-watch suggestion: the same planning as `/upgrade X.Y.Z`, in that channel. */
+  private async planFromRelease(req: ActionRequest, job: string): Promise<ActionReply> {
+    const m = this.d.messages;
+    const version = job.replace(/^release:/, '');
+    if (!isStrictVersion(version)) return { ephemeral_text: m.refuse.badContext };
+    let who: { allowed: boolean; username: string };
+    try {
+      who = await this.d.authorizer.check(req.userId);
+    } catch (err) {
+      this.d.log.warn('chat: could not look up the user who clicked', { userId: req.userId, error: (err as Error).message });
+      return { ephemeral_text: m.refuse.cannotCheckUser };
+    }
+    if (!who.allowed) return { ephemeral_text: m.refuse.notAllowedClick(who.username) };
+    const holder = await readJobLock(this.d.config.bot.stateDir);
+    if (holder?.alive) return { ephemeral_text: lockHeldText(m, holder, this.d.config.upgrade.timeZone) };
+    const waiting = await this.d.pending.waiting(this.d.now());
+    if (waiting) return { ephemeral_text: m.refuse.pending(waiting.title, waiting.userName, '/upgrade') };
+    if (this.planning) return { ephemeral_text: m.refuse.planning(this.planning.user) };
+    this.planning = { user: who.username };
+    const slash: SlashRequest = { userId: req.userId, userName: who.username, channelId: req.channelId, teamId: '', command: '/upgrade', text: version, responseUrl: undefined };
+    this.track(this.planAndPost({ kind: 'upgrade', version }, slash, who.username).finally(() => (this.planning = undefined)));
+    return { ephemeral_text: m.ack.planning(m.what.upgrade(version)) };
   }
 
   private async status(req: SlashRequest): Promise<SlashReply> {
@@ -175,6 +202,7 @@ export class ChatService {
       schedule: p.outside ? m.plan.scheduleInWindow(when(p.outside.next)) : '',
       confirm: p.at !== undefined ? m.plan.confirmSchedule(when(p.at)) : p.outside ? m.plan.confirmAnyway : m.plan.confirm[p.kind],
       cancel: m.plan.cancel,
+      plan: '',
     };
     const primary: ActionName = p.outside ? 'schedule' : 'confirm';
     const button = (action: ActionName) => ({

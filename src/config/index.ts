@@ -67,7 +67,7 @@ export interface Config {
     fatalLogPatterns: RegExp[];
   };
   backup: { dir: string; maxAgeMs: number; keep: number };
-  schedules: { releaseWatchCron: string | undefined; backupCron: string | undefined };
+  schedules: { releaseWatchCron: string | undefined; backupCron: string | undefined; /** RELEASE_WATCH_IMAGE; undefined: the app image when it is Mattermost's own, else mattermost/mattermost-team-edition. */ releaseWatchImage: string | undefined };
   build: { context: string | undefined };
   logLevel: string;
 }
@@ -243,7 +243,7 @@ export function readConfig(
       maxAgeMs: duration('BACKUP_MAX_AGE', '24h'),
       keep: check('BACKUP_KEEP', '7', (v) => (/^\d+$/.test(v) && Number(v) >= 1 ? Number(v) : undefined), 'a whole number of dumps, 1 or more'),
     },
-    schedules: { releaseWatchCron: cronOf('RELEASE_WATCH_CRON', '0 9 * * *'), backupCron: cronOf('BACKUP_CRON', '') },
+    schedules: { releaseWatchCron: cronOf('RELEASE_WATCH_CRON', '0 9 * * *'), backupCron: cronOf('BACKUP_CRON', ''), releaseWatchImage: raw('RELEASE_WATCH_IMAGE') },
     build: { context: raw('BUILD_CONTEXT') === undefined ? undefined : resolve(cwd, raw('BUILD_CONTEXT')!) },
     logLevel: check('LOG_LEVEL', 'info', (v) => (LOG_LEVELS.includes(v) ? v : undefined), LOG_LEVELS.join(', ')),
   };

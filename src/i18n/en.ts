@@ -256,6 +256,14 @@ export const en = {
     downtimeDefault: 'a few minutes',
   },
 
+  releases: {
+    suggest: (version: string, running: string, changelog: string) => `🆕 Mattermost ${version} is out (this server runs ${running}). What's new: ${changelog}`,
+    major: (esr: string) => `:warning: A major version: Mattermost advises going through the last ESR first (${esr}); read the upgrade notes.`,
+    buildFirst: (version: string, image: string) => `\`${image}:${version}\` is not in your registry yet: build and push it first (\`mm-upgrade build ${version}\`), then type \`/upgrade ${version}\`.`,
+    plan: 'Plan upgrade',
+    planFor: (version: string) => `Plans the upgrade to ${version}, as \`/upgrade ${version}\` does.`,
+  },
+
   backups: {
     stale: (age: string, maxAge: string) => `⚠️ The newest database dump is ${age} old, older than BACKUP_MAX_AGE (${maxAge}). Type \`/upgrade backup\` to take one now.`,
     none: (maxAge: string) => `⚠️ There is no database dump at all (BACKUP_MAX_AGE is ${maxAge}). Type \`/upgrade backup\` to take one now.`,

@@ -265,6 +265,14 @@ export const fr: Messages = {
     downtimeDefault: 'quelques minutes',
   },
 
+  releases: {
+    suggest: (version: string, running: string, changelog: string) => `🆕 Mattermost ${version} est sorti (ce serveur est en ${running}). Nouveautés : ${changelog}`,
+    major: (esr: string) => `:warning: Une version majeure : Mattermost conseille de passer d'abord par la dernière ESR (${esr}) ; lis les notes de mise à jour.`,
+    buildFirst: (version: string, image: string) => `\`${image}:${version}\` n'est pas encore dans votre registre : construis-la et pousse-la d'abord (\`mm-upgrade build ${version}\`), puis tape \`/upgrade ${version}\`.`,
+    plan: 'Préparer la mise à jour',
+    planFor: (version: string) => `Prépare le plan de mise à jour en ${version}, comme \`/upgrade ${version}\`.`,
+  },
+
   backups: {
     stale: (age: string, maxAge: string) => `⚠️ La sauvegarde la plus récente de la base date d'il y a ${age}, plus que BACKUP_MAX_AGE (${maxAge}). Tape \`/upgrade backup\` pour en faire une maintenant.`,
     none: (maxAge: string) => `⚠️ Il n'y a aucune sauvegarde de la base (BACKUP_MAX_AGE vaut ${maxAge}). Tape \`/upgrade backup\` pour en faire une maintenant.`,
