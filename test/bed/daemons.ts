@@ -33,8 +33,9 @@ function spawnLogged(cmd: string, args: string[], logFile: string): number {
   return child.pid;
 }
 
-export async function startRegistry(root: string): Promise<Registry> {
-  const dir = join(root, 'registry');
+/** A `docker-registry` on a free loopback port; with `htpasswd`, Basic auth against that file. */
+export async function startRegistry(root: string, opts: { name?: string; htpasswd?: string } = {}): Promise<Registry> {
+  const dir = join(root, opts.name ?? 'registry');
   mkdirSync(join(dir, 'storage'), { recursive: true });
   const port = await freePort();
   const config = join(dir, 'config.yml');
@@ -51,12 +52,14 @@ export async function startRegistry(root: string): Promise<Registry> {
       '    enabled: true',
       'http:',
       `  addr: 127.0.0.1:${port}`,
+      ...(opts.htpasswd ? ['auth:', '  htpasswd:', '    realm: bed-registry', `    path: ${opts.htpasswd}`] : []),
       '',
     ].join('\n'),
   );
   const pid = spawnLogged('/usr/bin/docker-registry', ['serve', config], join(dir, 'registry.log'));
   const host = `127.0.0.1:${port}`;
-  await waitFor('the registry', async () => ((await httpGet(`http://${host}/v2/`)).status === 200 ? true : undefined), {
+  const up = opts.htpasswd ? [200, 401] : [200];
+  await waitFor('the registry', async () => (up.includes((await httpGet(`http://${host}/v2/`)).status) ? true : undefined), {
     timeoutMs: 20_000,
   });
   return { pid, host, stop: () => stopPid(pid, 10_000) };

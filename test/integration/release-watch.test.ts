@@ -10,7 +10,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startBot, type BotProcess } from '../bed/bot.js';
 import { mmUpgrade } from '../bed/cli.js';
 import { deploy, type Deployment } from '../bed/deploy.js';
-import { run } from '../bed/proc.js';
+import { run, waitFor } from '../bed/proc.js';
+import { startRegistry } from '../bed/daemons.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { currentBed } from '../bed/state.js';
 import { MattermostApi } from '../mattermost/client.js';
 import type { Post } from '../mattermost/model.js';
@@ -91,5 +94,43 @@ describe('the release watch, on the bed registry', () => {
     const byAlice = await chat.api.click(TOKENS.alice, suggestion.id, 'plan');
     assert.equal(byAlice.status, 200);
     assert.match((await chat.waitEphemeral('alice', clicked, (e) => e.source === 'action')).message, /@alice, you are not allowed to decide/);
+  });
+
+  it('a private registry with htpasswd Basic auth: the right credentials list its tags, wrong ones are named clearly', async () => {
+    const root = mkdtempSync(join(bed.root, 'private-registry-'));
+    const htpasswd = join(root, 'htpasswd');
+    const hash = (await run('python3', ['-c', 'import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))', 'pr1vate-pass'])).stdout.trim();
+    writeFileSync(htpasswd, `watcher:${hash}\n`);
+    const registry = await startRegistry(root, { name: 'registry', htpasswd });
+    try {
+      const config = mkdtempSync(join(root, 'docker-config-'));
+      const authed = (args: string[], input?: string) => run('docker', args, { env: { ...process.env, DOCKER_HOST: bed.dockerHost, DOCKER_CONFIG: config }, ...(input ? { input } : {}) });
+      await authed(['login', '--username', 'watcher', '--password-stdin', registry.host], 'pr1vate-pass');
+      const image = `${registry.host}/mattermost/mattermost-team-edition`;
+      await docker(['pull', '--quiet', `${bed.images.app}:1.1.0`]);
+      for (const t of ['1.1.0', '1.2.0', 'latest']) {
+        await docker(['tag', `${bed.images.app}:1.1.0`, `${image}:${t}`]);
+        await authed(['push', '--quiet', `${image}:${t}`]);
+      }
+      const watch = { RELEASE_WATCH_IMAGE: image, RELEASE_WATCH_CRON: '*/2 * * * * *', STATE_DIR: mkdtempSync(join(root, 'state-')) };
+      await bot.stop();
+      const wrong = await startBot({ ...env, ...watch, REGISTRY_USER: 'watcher', REGISTRY_PASSWORD: 'not-the-password' });
+      try {
+        await waitFor('the refusal in the log', async () => (/release watch: could not look for new releases/.test(wrong.output()) ? true : undefined), { timeoutMs: 15_000, intervalMs: 200 });
+        assert.match(wrong.output(), /mattermost\/mattermost-team-edition: the registry refused REGISTRY_USER \\?"watcher\\?" and its password/);
+        assert.doesNotMatch(wrong.output(), /not-the-password/, 'the password is never written');
+      } finally {
+        await wrong.stop();
+      }
+      const right = await startBot({ ...env, ...watch, REGISTRY_USER: 'watcher', REGISTRY_PASSWORD: 'pr1vate-pass' });
+      try {
+        await waitFor('the suggestions', async () => (/running 1\.0\.0: suggested 1\.1\.0, 1\.2\.0\n/.test(right.output()) ? true : undefined), { timeoutMs: 15_000, intervalMs: 200 });
+      } finally {
+        await right.stop();
+      }
+    } finally {
+      await registry.stop();
+      bot = await startBot(env);
+    }
   });
 });
