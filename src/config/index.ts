@@ -178,6 +178,10 @@ export function readConfig(
   }
 
   const logPatterns = parsePatterns(raw('LOG_ERROR_PATTERNS'), problems);
+  const watchImage = raw('RELEASE_WATCH_IMAGE');
+  if (watchImage !== undefined && !/^(?:[\w.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/.test(watchImage)) {
+    problems.push(`RELEASE_WATCH_IMAGE must be an image name without tag, such as mattermost/mattermost-team-edition, got "${watchImage}"`);
+  }
 
   const cronOf = (variable: string, fallback: string): string | undefined => {
     const v = env[variable] === undefined ? fallback : env[variable]!.trim();
@@ -243,7 +247,7 @@ export function readConfig(
       maxAgeMs: duration('BACKUP_MAX_AGE', '24h'),
       keep: check('BACKUP_KEEP', '7', (v) => (/^\d+$/.test(v) && Number(v) >= 1 ? Number(v) : undefined), 'a whole number of dumps, 1 or more'),
     },
-    schedules: { releaseWatchCron: cronOf('RELEASE_WATCH_CRON', '0 9 * * *'), backupCron: cronOf('BACKUP_CRON', ''), releaseWatchImage: raw('RELEASE_WATCH_IMAGE') },
+    schedules: { releaseWatchCron: cronOf('RELEASE_WATCH_CRON', '0 9 * * *'), backupCron: cronOf('BACKUP_CRON', ''), releaseWatchImage: watchImage },
     build: { context: raw('BUILD_CONTEXT') === undefined ? undefined : resolve(cwd, raw('BUILD_CONTEXT')!) },
     logLevel: check('LOG_LEVEL', 'info', (v) => (LOG_LEVELS.includes(v) ? v : undefined), LOG_LEVELS.join(', ')),
   };
