@@ -4,8 +4,7 @@
  * the bot was down (it needs a new confirmation), and `/upgrade cancel` of the next one. The
  * run itself is the same as a chat-confirmed one (the caller's `run`).
  */
-import { dateTime } from '../i18n/index.js';
-import { duration } from '../i18n/index.js';
+import { dateTime, duration } from '../i18n/index.js';
 import { expectedDowntime } from '../core/upgrade/rollback.js';
 import { Scheduler } from '../schedule/scheduler.js';
 import { ScheduleStore, type ScheduledUpgrade } from '../schedule/store.js';
@@ -42,7 +41,7 @@ export class ChatSchedules {
         await run(s);
       },
       missed: (s) => this.post(`schedule-missed:${s.id}`, { name: d.config.mattermost.adminChannel }, d.messages.schedule.missed(s.target, this.when(Date.parse(s.at)), s.confirmedBy, '/upgrade')),
-      failed: (s, err) => d.log.error('schedule: a scheduled upgrade could not be handled', { schedule: s.id, error: (err as Error).message }),
+      failed: (s, err) => d.log.error(s ? 'schedule: a scheduled upgrade could not be handled' : 'schedule: the scheduled upgrades could not be read', { schedule: s?.id, error: (err as Error).message }),
     });
   }
 

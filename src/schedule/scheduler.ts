@@ -17,8 +17,8 @@ export interface SchedulerDeps {
   start(s: ScheduledUpgrade): Promise<void>;
   /** Its time passed while the bot was not running: report it, do not run it. */
   missed(s: ScheduledUpgrade): Promise<void>;
-  /** Something went wrong with one schedule (logged; the others go on). */
-  failed(s: ScheduledUpgrade, err: unknown): void;
+  /** Something went wrong with one schedule, or with reading them all (logged; the timer goes on). */
+  failed(s: ScheduledUpgrade | undefined, err: unknown): void;
 }
 
 /** Longest wait between two looks at the store (a schedule added meanwhile is seen by then). */
@@ -62,7 +62,11 @@ export class Scheduler {
     this.cancelTimer?.();
     const now = this.d.now();
     let next = now + MAX_SLEEP_MS;
-    for (const s of await this.d.store.list()) {
+    const all = await this.d.store.list().catch((err: unknown) => {
+      this.d.failed(undefined, err);
+      return [];
+    });
+    for (const s of all) {
       const at = Date.parse(s.at);
       const warnAt = at - this.d.announceBeforeMs;
       try {

@@ -1,7 +1,7 @@
 /** The scheduler with a fake clock: the warning ahead, the start at the time, a missed one after a restart, cancel. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Scheduler } from '../../../src/schedule/scheduler.js';
@@ -48,7 +48,7 @@ function setup(stateDir = mkdtempSync(join(tmpdir(), 'sched-')), time = new Fake
     announce: async (s) => void events.push(`announce ${s.target} at ${new Date(time.now).toISOString().slice(11, 16)}`),
     start: async (s) => void events.push(`start ${s.target} at ${new Date(time.now).toISOString().slice(11, 16)}`),
     missed: async (s) => void events.push(`missed ${s.target}`),
-    failed: (s, err) => void events.push(`failed ${s.target}: ${(err as Error).message}`),
+    failed: (s, err) => void events.push(`failed ${s?.target ?? 'all'}: ${(err as Error).message}`),
   });
   return { store, scheduler, events, time, stateDir };
 }
@@ -135,12 +135,20 @@ describe('Scheduler', () => {
         events.push(`start ${s.target}`);
       },
       missed: async () => undefined,
-      failed: (s, err) => void events.push(`failed ${s.target}: ${(err as Error).message}`),
+      failed: (s, err) => void events.push(`failed ${s?.target ?? 'all'}: ${(err as Error).message}`),
     });
     await store.add(schedule('1.1.0', time.now + MIN));
     await store.add({ ...schedule('1.2.0', time.now + MIN), id: 's-b' });
     await broken.start();
     await time.advance(MIN, broken);
     assert.deepEqual(events, ['failed 1.1.0: registry unreachable', 'start 1.2.0']);
+  });
+
+  it('a schedules file that cannot be read is logged, and the timer goes on (never a crash)', async () => {
+    const { scheduler, events, time, stateDir } = setup();
+    writeFileSync(join(stateDir, 'schedules.json'), '{ torn');
+    await scheduler.start();
+    assert.match(events[0] ?? '', /^failed all: .*schedules\.json cannot be read/);
+    assert.equal(time.nextTimerIn, MIN, 'looks again later');
   });
 });
