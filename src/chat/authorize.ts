@@ -30,3 +30,18 @@ export class Authorizer {
     return user;
   }
 }
+
+/** `check`, or undefined (logged) when Mattermost could not say who the user is: the caller refuses with `cannotCheckUser`. */
+export async function identify(
+  authorizer: Pick<Authorizer, 'check'>,
+  log: { warn(message: string, meta?: object): void },
+  userId: string,
+  doing: 'typed a command' | 'clicked',
+): Promise<{ allowed: boolean; username: string } | undefined> {
+  try {
+    return await authorizer.check(userId);
+  } catch (err) {
+    log.warn(`chat: could not look up the user who ${doing}`, { userId, error: (err as Error).message });
+    return undefined;
+  }
+}

@@ -9,6 +9,7 @@ import { LockHeldError, toBotError } from '../common/errors.js';
 import { within } from '../common/within.js';
 import { clockTime } from '../i18n/index.js';
 import { readJobLock } from '../state/job-lock.js';
+import { identify } from './authorize.js';
 import { ephemeral, type ActionReply, type ActionRequest, type ChatDeps, type SlashReply } from './deps.js';
 import type { Pending } from './pending.js';
 import type { PlanRequest } from './planner.js';
@@ -69,13 +70,8 @@ export class Decisions {
       if (first && !first.first) return { ephemeral_text: this.alreadyDecided(first.pending) };
       return { update: this.replaced(pending, m.plan.expiredNote(this.at(pending.expiresAt))), ephemeral_text: m.refuse.expired(this.trigger(pending)) };
     }
-    let who: { allowed: boolean; username: string };
-    try {
-      who = await this.d.authorizer.check(req.userId);
-    } catch (err) {
-      this.d.log.warn('chat: could not look up the user who clicked', { userId: req.userId, error: (err as Error).message });
-      return { ephemeral_text: m.refuse.cannotCheckUser };
-    }
+    const who = await identify(this.d.authorizer, this.d.log, req.userId, 'clicked');
+    if (!who) return { ephemeral_text: m.refuse.cannotCheckUser };
     if (!who.allowed) return { ephemeral_text: m.refuse.notAllowedClick(who.username) };
     // A job about to start needs the lock free; a schedule does not.
     if (context.action === 'confirm' && pending.at === undefined) {

@@ -11,6 +11,7 @@ import { dateTime, duration } from '../i18n/index.js';
 import { parseAt } from '../schedule/at.js';
 import { readJobLock } from '../state/job-lock.js';
 import { responsePath } from '../mattermost/client.js';
+import { identify } from './authorize.js';
 import { Decisions } from './decisions.js';
 import { ChatSchedules } from './schedules.js';
 import { ephemeral, type ActionReply, type ActionRequest, type ChatDeps, type SlashReply, type SlashRequest } from './deps.js';
@@ -73,21 +74,12 @@ export class ChatService {
         return ephemeral(refusal(m, trigger, cmd));
     }
     if (this.stopping) return ephemeral(m.refuse.stopping);
-    let who: { allowed: boolean; username: string };
-    try {
-      who = await this.d.authorizer.check(req.userId);
-    } catch (err) {
-      this.d.log.warn('chat: could not look up the user who typed a command', { userId: req.userId, error: (err as Error).message });
-      return ephemeral(m.refuse.cannotCheckUser);
-    }
+    const who = await identify(this.d.authorizer, this.d.log, req.userId, 'typed a command');
+    if (!who) return ephemeral(m.refuse.cannotCheckUser);
     if (!who.allowed) return ephemeral(m.refuse.notAllowed(who.username));
     if (cmd.kind === 'cancel') return this.decisions.cancel(who.username, trigger);
-    const holder = await readJobLock(this.d.config.bot.stateDir);
-    if (holder?.alive) return ephemeral(lockHeldText(m, holder, this.d.config.upgrade.timeZone));
-    const waiting = await this.d.pending.waiting(this.d.now());
-    if (waiting) return ephemeral(m.refuse.pending(waiting.title, waiting.userName, trigger));
-    if (this.planning) return ephemeral(m.refuse.planning(this.planning.user));
-    if (this.decisions.isStarting) return ephemeral(m.refuse.starting);
+    const busy = await this.busy(trigger);
+    if (busy) return ephemeral(busy);
     let at: { at: number; note?: 'gap' | 'repeated' } | undefined;
     if (cmd.kind === 'upgrade' && cmd.at !== undefined) {
       const r = parseAt(cmd.at, this.d.now(), this.d.config.upgrade.timeZone);
@@ -106,24 +98,28 @@ export class ChatService {
     return this.decisions.action(req);
   }
 
+  /** Why a new plan cannot be made now (a job running, a plan waiting or being made, a job starting), or undefined. */
+  private async busy(trigger: string): Promise<string | undefined> {
+    const m = this.d.messages;
+    const holder = await readJobLock(this.d.config.bot.stateDir);
+    if (holder?.alive) return lockHeldText(m, holder, this.d.config.upgrade.timeZone);
+    const waiting = await this.d.pending.waiting(this.d.now());
+    if (waiting) return m.refuse.pending(waiting.title, waiting.userName, trigger);
+    if (this.planning) return m.refuse.planning(this.planning.user);
+    if (this.decisions.isStarting) return m.refuse.starting;
+    return undefined;
+  }
+
   /** *Plan upgrade* under a release-watch suggestion: the same planning as `/upgrade X.Y.Z`, in that channel. */
   private async planFromRelease(req: ActionRequest, job: string): Promise<ActionReply> {
     const m = this.d.messages;
     const version = job.replace(/^release:/, '');
     if (!isStrictVersion(version)) return { ephemeral_text: m.refuse.badContext };
-    let who: { allowed: boolean; username: string };
-    try {
-      who = await this.d.authorizer.check(req.userId);
-    } catch (err) {
-      this.d.log.warn('chat: could not look up the user who clicked', { userId: req.userId, error: (err as Error).message });
-      return { ephemeral_text: m.refuse.cannotCheckUser };
-    }
+    const who = await identify(this.d.authorizer, this.d.log, req.userId, 'clicked');
+    if (!who) return { ephemeral_text: m.refuse.cannotCheckUser };
     if (!who.allowed) return { ephemeral_text: m.refuse.notAllowedClick(who.username) };
-    const holder = await readJobLock(this.d.config.bot.stateDir);
-    if (holder?.alive) return { ephemeral_text: lockHeldText(m, holder, this.d.config.upgrade.timeZone) };
-    const waiting = await this.d.pending.waiting(this.d.now());
-    if (waiting) return { ephemeral_text: m.refuse.pending(waiting.title, waiting.userName, '/upgrade') };
-    if (this.planning) return { ephemeral_text: m.refuse.planning(this.planning.user) };
+    const busy = await this.busy('/upgrade');
+    if (busy) return { ephemeral_text: busy };
     this.planning = { user: who.username };
     const slash: SlashRequest = { userId: req.userId, userName: who.username, channelId: req.channelId, teamId: '', command: '/upgrade', text: version, responseUrl: undefined };
     this.track(this.planAndPost({ kind: 'upgrade', version }, slash, who.username).finally(() => (this.planning = undefined)));
