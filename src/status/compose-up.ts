@@ -3,10 +3,10 @@
  * Compose's own config hashes decide when a compose command runs (no false alarm after a
  * rollback that put the original labels back); otherwise a guess from what the bot knows.
  */
-import { COMPOSE_HASH_LABEL, COMPOSE_IMAGE_LABEL, type ComposeTool } from '../docker/compose-cli/index.js';
+import { COMPOSE_IMAGE_LABEL, type ComposeTool } from '../docker/compose-cli/index.js';
 import { sameImage, type Deployment } from '../docker/deployment.js';
 import type { DockerEngine } from '../docker/engine.js';
-import { composeProjectOf, HASH_MARK_LABEL } from '../core/upgrade/compose-hash.js';
+import { HASH_MARK_LABEL, lookAtCompose } from '../core/upgrade/compose-hash.js';
 import { RECREATED_LABEL } from '../core/upgrade/switch.js';
 
 export interface UpDCheck {
@@ -21,15 +21,14 @@ export interface UpDCheck {
 export async function checkUpD(engine: DockerEngine, d: Deployment, compose: ComposeTool | undefined): Promise<UpDCheck> {
   const targets = [d.app, d.db].filter((t) => t.container);
   if (targets.length === 0) return { recreate: [], checkedWith: null, guessBecause: 'no container runs' };
-  const createdBy = targets.map((t) => t.container!.Config.Labels?.['com.docker.compose.version']).find((v) => v !== undefined);
-  const hashing = compose ? await compose.hashes(createdBy, composeProjectOf(d), targets.map((t) => t.service)) : { unavailable: 'no compose command configured' };
+  const outlook = compose ? await lookAtCompose(compose, d) : undefined;
   const name = (t: (typeof targets)[number]) => t.container!.Name.replace(/^\//, '');
 
-  if ('hashes' in hashing) {
+  if (outlook?.cli) {
     const recreate: UpDCheck['recreate'] = [];
     for (const t of targets) {
       const labels = t.container!.Config.Labels ?? {};
-      if (labels[COMPOSE_HASH_LABEL] !== hashing.hashes[t.service]) {
+      if (outlook.pending.includes(t.service)) {
         const reason =
           labels[HASH_MARK_LABEL] === 'stale'
             ? `recreated by mm-upgrade at ${labels[RECREATED_LABEL] ?? '?'} with its previous config hash kept: the compose file holds changes not applied yet`
@@ -38,12 +37,12 @@ export async function checkUpD(engine: DockerEngine, d: Deployment, compose: Com
         continue;
       }
       // The Go flavour also compares the image ID it labelled the container with.
-      if (hashing.flavour === 'v2' && labels[COMPOSE_IMAGE_LABEL]) {
+      if (outlook.flavour === 'v2' && labels[COMPOSE_IMAGE_LABEL]) {
         const pinned = await engine.inspectImage(t.compose.resolved);
         if (pinned && pinned.Id !== labels[COMPOSE_IMAGE_LABEL]) recreate.push({ service: t.service, container: name(t), reason: `${t.compose.resolved} is another image than the one it was created from` });
       }
     }
-    return { recreate, checkedWith: hashing.cli, guessBecause: null };
+    return { recreate, checkedWith: outlook.cli, guessBecause: null };
   }
 
   const recreate = targets.flatMap((t) => {
@@ -56,5 +55,5 @@ export async function checkUpD(engine: DockerEngine, d: Deployment, compose: Com
     if (!sameImage(t.container!.Config.Image, t.compose.resolved)) return [{ service: t.service, container: name(t), reason: `the compose file pins ${t.compose.resolved}, another tag of the image it runs` }];
     return [];
   });
-  return { recreate, checkedWith: null, guessBecause: hashing.unavailable };
+  return { recreate, checkedWith: null, guessBecause: outlook?.unavailable ?? 'no compose command configured' };
 }

@@ -6,7 +6,7 @@
  * label, and the plan and the result say that `up -d` will apply them.
  */
 import { dirname } from 'node:path';
-import { COMPOSE_HASH_LABEL, COMPOSE_IMAGE_LABEL, COMPOSE_VERSION_LABEL, type ComposeProject } from '../../docker/compose-cli/index.js';
+import { COMPOSE_HASH_LABEL, COMPOSE_IMAGE_LABEL, COMPOSE_VERSION_LABEL, type ComposeFlavour, type ComposeProject, type ComposeTool } from '../../docker/compose-cli/index.js';
 import { COMPOSE_LABELS, type Deployment } from '../../docker/deployment.js';
 import type { ContainerSpec } from '../../docker/engine.js';
 import type { EngineDeps } from './deps.js';
@@ -16,6 +16,8 @@ import type { ServiceMove, UpgradeState } from './state.js';
 export interface ComposeOutlook {
   /** The compose command asked, e.g. "docker-compose 1.29.2"; undefined when none could be. */
   cli: string | undefined;
+  /** Its flavour (the Go one also compares `com.docker.compose.image`). */
+  flavour?: ComposeFlavour;
   /** Why no compose command could be asked (the next `up -d` then restarts what is recreated). */
   unavailable: string | undefined;
   /** The `com.docker.compose.version` the containers carry: which flavour hashes for them. */
@@ -35,21 +37,21 @@ export interface ComposeOutlook {
 export const HASH_MARK_LABEL = 'org.mattermost-upgrade-bot.config-hash';
 export type HashMark = 'compose' | 'kept' | 'stale';
 
-export function composeProjectOf(d: Pick<Deployment, 'files' | 'project' | 'app'>): ComposeProject {
+function composeProjectOf(d: Pick<Deployment, 'files' | 'project' | 'app'>): ComposeProject {
   const workingDir = d.app.container?.Config.Labels?.[COMPOSE_LABELS.workingDir] ?? dirname(d.files.files[0]!);
   return { files: d.files.files, project: d.project, workingDir };
 }
 
 /** Before the pin: which compose command applies, and which services hold changes never applied. */
-export async function lookAtCompose(deps: EngineDeps, d: Deployment): Promise<ComposeOutlook> {
+export async function lookAtCompose(compose: ComposeTool, d: Deployment): Promise<ComposeOutlook> {
   const containers = [d.app, d.db].filter((t) => t.container);
   const createdBy = containers.map((t) => t.container!.Config.Labels?.[COMPOSE_VERSION_LABEL]).find((v) => v !== undefined);
   const project = composeProjectOf(d);
   const base = { createdBy, project, pending: [], pinned: undefined };
-  const r = await deps.compose.hashes(createdBy, project, containers.map((t) => t.service));
+  const r = await compose.hashes(createdBy, project, containers.map((t) => t.service));
   if ('unavailable' in r) return { ...base, cli: undefined, unavailable: r.unavailable };
   const pending = containers.filter((t) => t.container!.Config.Labels?.[COMPOSE_HASH_LABEL] !== r.hashes[t.service]).map((t) => t.service);
-  return { ...base, cli: r.cli, unavailable: undefined, pending };
+  return { ...base, cli: r.cli, flavour: r.flavour, unavailable: undefined, pending };
 }
 
 /**

@@ -101,7 +101,7 @@ export async function planMove(deps: EngineDeps, input: PlanInput): Promise<Upgr
     changelog: changelogUrl(config.upgrade.changelogUrl, target),
     removedImages: [],
     savedFiles: [],
-    compose: await lookAtCompose(deps, d),
+    compose: await lookAtCompose(deps.compose, d),
   };
 }
 
