@@ -22,7 +22,6 @@ import { Redactor } from './logging/redact.js';
 import { probeServer } from './mattermost/server-probe.js';
 import { recordHistory } from './state/history.js';
 import { join } from 'node:path';
-import cron from 'node-cron';
 import { listBackups } from './backup/store.js';
 import { lockHeldText } from './chat/words.js';
 import { LockHeldError } from './common/errors.js';
@@ -30,6 +29,7 @@ import { backupJob } from './core/maintenance.js';
 import type { JobDefinition } from './core/plan/step.js';
 import { duration } from './i18n/index.js';
 import { BackupSchedule } from './schedule/backups.js';
+import { scheduleCron } from './schedule/cron.js';
 
 export interface AppContext {
   config: Config;
@@ -143,7 +143,7 @@ export function buildBackupSchedule(ctx: AppContext, chat: ChatAdapters, engine:
         message: newest === undefined ? m.backups.none(duration(m, config.backup.maxAgeMs)) : m.backups.stale(duration(m, Date.now() - newest), duration(m, config.backup.maxAgeMs)),
       }),
     noteSkipped: (holder) => chat.outbox.enqueue({ kind: 'create', key: `backup-skipped:${Date.now()}`, channel: admin, message: m.backups.skipped(holder) }),
-    schedule: (expression, fn, timezone) => cron.schedule(expression, fn, { timezone, noOverlap: true }),
+    schedule: scheduleCron,
     log: (message, err) => logger.warn(message, { error: err instanceof Error ? err.message : String(err) }),
   });
 }

@@ -19,7 +19,7 @@ import { ConfigError } from './common/errors.js';
 import { buildBackupSchedule, buildChatAdapters, buildChatHub, buildEngine, type AppContext } from './main.js';
 import { registerCommand } from './mattermost/register.js';
 import { ReleaseWatch } from './chat/releases.js';
-import cron from 'node-cron';
+import { scheduleCron } from './schedule/cron.js';
 import { readHistory } from './state/history.js';
 import { collectStatus } from './status/collect.js';
 
@@ -74,7 +74,7 @@ export async function serve(ctx: AppContext, opts: ServeOptions = {}): Promise<n
     outbox: chat.outbox,
     now: Date.now,
     log,
-    schedule: (expression, fn, timezone) => cron.schedule(expression, fn, { timezone, noOverlap: true }),
+    schedule: scheduleCron,
   });
   releases.start();
   void engine.runner.recoverInterrupted().then(

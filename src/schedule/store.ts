@@ -21,12 +21,14 @@ export interface ScheduledUpgrade {
   announcedAt?: string;
 }
 
+export const schedulesFile = (stateDir: string): string => join(stateDir, 'schedules.json');
+
 export class ScheduleStore {
   private chain: Promise<unknown> = Promise.resolve();
   readonly file: string;
 
   constructor(stateDir: string) {
-    this.file = join(stateDir, 'schedules.json');
+    this.file = schedulesFile(stateDir);
   }
 
   async list(): Promise<ScheduledUpgrade[]> {

@@ -7,8 +7,7 @@ import { listBackups } from '../backup/store.js';
 import type { Config } from '../config/index.js';
 import { parseImageRef } from '../docker/compose/index.js';
 import { resolveDeployment, runsPinnedImage, type ServiceTarget } from '../docker/deployment.js';
-import { join } from 'node:path';
-import { readSchedules } from '../schedule/store.js';
+import { readSchedules, schedulesFile } from '../schedule/store.js';
 import { checkUpD } from './compose-up.js';
 import type { ComposeTool } from '../docker/compose-cli/index.js';
 import type { DockerEngine } from '../docker/engine.js';
@@ -79,7 +78,7 @@ export async function collectStatus({ config, engine, history = [], now = () => 
     listBackups(config.backup.dir),
     readJobLock(config.bot.stateDir),
     checkUpD(engine, deployment, compose),
-    readSchedules(join(config.bot.stateDir, 'schedules.json')).catch(() => []),
+    readSchedules(schedulesFile(config.bot.stateDir)).catch(() => []),
   ]);
 
   const app = { ...serviceStatus(deployment.app, !(await runsPinnedImage(engine, deployment.app))), server };
