@@ -4,33 +4,18 @@
  * Pending changes in the compose file stay pending and are said; without a compose command
  * the old behaviour and a warning.
  */
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseDockerHost } from '../../src/config/index.js';
-import { DockerodeEngine } from '../../src/docker/dockerode-engine.js';
 import type { JobResult } from '../../src/core/events.js';
 import type { StatusReport } from '../../src/status/collect.js';
 import { mmUpgrade, mmUpgradeBackground } from '../bed/cli.js';
-import { deploy, readRows, waitForApp, type Deployment, type Layout } from '../bed/deploy.js';
-import { currentBed } from '../bed/state.js';
+import { readRows, waitForApp, type Deployment } from '../bed/deploy.js';
+import { bed, engine, fresh } from './helpers/upgrades.js';
 
 const HASH = 'com.docker.compose.config-hash';
-const bed = currentBed();
-const engine = new DockerodeEngine(parseDockerHost(bed.dockerHost)!);
-const deployments: Deployment[] = [];
-
-after(async () => {
-  for (const d of deployments) await d.down().catch(() => undefined);
-});
-
-async function fresh(layout: Layout): Promise<Deployment & { botEnv: Record<string, string> }> {
-  const d = await deploy(layout, { stopDelayMs: 100 });
-  deployments.push(d);
-  return { ...d, botEnv: { ...d.env, VERIFY_WINDOW: '2s', HEALTH_TIMEOUT: '25' } };
-}
 
 const containerOf = async (name: string) => (await engine.inspectContainer(name))!;
 const ids = async (d: Deployment): Promise<string[]> => [(await containerOf(d.appContainer)).Id, (await containerOf(d.dbContainer)).Id];

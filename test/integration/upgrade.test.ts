@@ -2,33 +2,18 @@
  * The upgrade engine through `mm-upgrade`, on the real bed: both layouts, the failing
  * variants, the database restore path, kill -9 in the middle, the lock, bad inputs.
  */
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseDockerHost } from '../../src/config/index.js';
-import { DockerodeEngine } from '../../src/docker/dockerode-engine.js';
 import type { ContainerInspect } from '../../src/docker/engine.js';
 import type { JobResult } from '../../src/core/events.js';
 import type { StatusReport } from '../../src/status/collect.js';
 import type { HistoryEntry } from '../../src/state/history.js';
 import { mmUpgrade, mmUpgradeBackground } from '../bed/cli.js';
-import { deploy, readRows, waitForApp, type Deployment, type Layout } from '../bed/deploy.js';
-import { currentBed } from '../bed/state.js';
+import { readRows, waitForApp, type Deployment } from '../bed/deploy.js';
+import { bed, engine, fresh } from './helpers/upgrades.js';
 
-const bed = currentBed();
-const engine = new DockerodeEngine(parseDockerHost(bed.dockerHost)!);
-const deployments: Deployment[] = [];
-
-after(async () => {
-  for (const d of deployments) await d.down().catch(() => undefined);
-});
-
-async function fresh(layout: Layout): Promise<Deployment & { botEnv: Record<string, string> }> {
-  const d = await deploy(layout, { stopDelayMs: 100 });
-  deployments.push(d);
-  return { ...d, botEnv: { ...d.env, VERIFY_WINDOW: '2s', HEALTH_TIMEOUT: '25' } };
-}
 
 const inspect = async (name: string): Promise<ContainerInspect> => (await engine.inspectContainer(name))!;
 const composeBytes = (d: Deployment): Buffer[] => [...d.composeFiles, join(d.dir, '.env')].map((f) => readFileSync(f));
