@@ -15,6 +15,8 @@ import { exitCodeOf, fanOut, type JobResult } from './core/events.js';
 import { backupJob, reindexJob, restoreJob } from './core/maintenance.js';
 import type { JobDefinition } from './core/plan/step.js';
 import { describePlan, upgradeJob } from './core/upgrade/plan.js';
+import { buildJob } from './core/build/job.js';
+import { planBuild } from './core/build/plan.js';
 import { planRollback } from './core/upgrade/rollback.js';
 import { planMove } from './core/upgrade/validate.js';
 import { buildChatAdapters, buildChatNotifier, buildContext, buildEngine, type AppContext, type Engine } from './main.js';
@@ -36,7 +38,11 @@ Commands:
   backup [--json]                         take a verified dump now
   restore <dump> --yes [--json]           restore a dump (app stopped meanwhile)
   reindex [--yes] [--json]                backup, then REINDEX DATABASE
-  build <X.Y.Z> --context <dir> [--push]   (not available in this version yet)
+  build <X.Y.Z> [--context <dir>] [--push] [--edition team] [--set-version] [--json]
+                                          build the app and db images from an upstream
+                                          checkout (default BUILD_CONTEXT), tag X.Y.Z and
+                                          latest; --push publishes them and removes the
+                                          local copies
   rehearse <X.Y.Z> [--json]               (not available in this version yet)
   register-command [--json]               create or update /upgrade in MM_TEAM, print its token
 
@@ -218,6 +224,30 @@ const commands: Record<string, Handler> = {
       const job = restoreJob(s.engine.deps, owner(io.env), positionals[0]);
       await askOrRefuse(io, Boolean(values.yes), [job.title, ...job.plan], 'Restore this dump now? The app is stopped meanwhile.');
       return await runJob(io, s.engine, job, Boolean(values.json));
+    } finally {
+      await s.close();
+    }
+  },
+
+  build: async (args, io) => {
+    const { values, positionals } = parse(
+      args,
+      { context: { type: 'string' }, push: { type: 'boolean' }, edition: { type: 'string' }, 'set-version': { type: 'boolean' }, json: { type: 'boolean' } },
+      1,
+    );
+    if (positionals[0] === undefined) throw new BadInputError('which version? expected `mm-upgrade build X.Y.Z --context <dir> --push`, for example `mm-upgrade build 10.11.4 --context ./docker --push`');
+    const json = Boolean(values.json);
+    const s = await start(io, json);
+    try {
+      await refuseIfLocked(s.ctx);
+      const state = await planBuild(s.engine.deps, {
+        version: positionals[0],
+        context: (values.context as string | undefined) ?? s.ctx.config.build.context,
+        push: Boolean(values.push),
+        edition: (values.edition as string | undefined) ?? 'team',
+        setVersion: Boolean(values['set-version']),
+      });
+      return await runJob(io, s.engine, buildJob(s.engine.deps, state, owner(io.env)), json);
     } finally {
       await s.close();
     }

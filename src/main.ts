@@ -8,6 +8,7 @@ import { loadEnvFile, readConfig, secretsOf, type Config, type ConfigPurpose } f
 import type { EventSink, JobInfo } from './core/events.js';
 import { messagesFor, type Messages } from './i18n/index.js';
 import { maintenanceUndoHandlers } from './core/maintenance.js';
+import { buildAssessor, buildUndoHandlers } from './core/build/job.js';
 import { createChatApi, type ChatApi } from './mattermost/client.js';
 import { Outbox } from './mattermost/outbox.js';
 import { ChatReporterHub, createChatReporter } from './mattermost/reporter.js';
@@ -17,6 +18,7 @@ import { upgradeAssessor, upgradeUndoHandlers } from './core/upgrade/plan.js';
 import { ComposeTool } from './docker/compose-cli/index.js';
 import { DockerodeEngine } from './docker/dockerode-engine.js';
 import type { DockerEngine } from './docker/engine.js';
+import { RegistryCredentials } from './docker/registry-auth.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { Redactor } from './logging/redact.js';
 import { probeServer } from './mattermost/server-probe.js';
@@ -44,7 +46,7 @@ export function buildContext(
 ): AppContext {
   const config = readConfig({ ...loadEnvFile(), ...env }, { purpose });
   const logger = createLogger({ level: config.logLevel, secrets: secretsOf(config), style });
-  const engine = new DockerodeEngine(config.docker.host, config.docker.registryAuth);
+  const engine = new DockerodeEngine(config.docker.host, RegistryCredentials.of(config.docker));
   const compose = new ComposeTool({ override: config.compose.cli, dockerHost: config.docker.hostText });
   return { config, logger, engine, compose };
 }
@@ -58,8 +60,8 @@ export function buildEngine(ctx: AppContext, emit: EventSink): Engine {
   const deps: EngineDeps = { config: ctx.config, engine: ctx.engine, probe: (url) => probeServer(url), clock: realClock, compose: ctx.compose };
   const runner = new JobRunner({
     stateDir: ctx.config.bot.stateDir,
-    undoHandlers: { ...upgradeUndoHandlers(deps), ...maintenanceUndoHandlers(deps) },
-    assessors: { upgrade: upgradeAssessor(deps), rollback: upgradeAssessor(deps) },
+    undoHandlers: { ...upgradeUndoHandlers(deps), ...maintenanceUndoHandlers(deps), ...buildUndoHandlers(deps) },
+    assessors: { upgrade: upgradeAssessor(deps), rollback: upgradeAssessor(deps), build: buildAssessor() },
     emit: (event) => {
       emit(event);
       if (event.type === 'job-finished') ctx.logger.debug('job finished', { job: event.result.job.id, outcome: event.result.outcome, summary: event.result.summary });

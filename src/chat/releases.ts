@@ -12,6 +12,7 @@ import { changelogUrl } from '../core/upgrade/state.js';
 import { parseImageRef } from '../docker/compose/image-ref.js';
 import { resolveDeployment } from '../docker/deployment.js';
 import type { DockerEngine } from '../docker/engine.js';
+import { RegistryCredentials } from '../docker/registry-auth.js';
 import type { Messages } from '../i18n/index.js';
 import type { Outbox } from '../mattermost/outbox.js';
 import { listTags, repositoryOf } from '../registry/tags.js';
@@ -66,7 +67,7 @@ export class ReleaseWatch {
     const ownImage = parseImageRef(image).name === app.repository;
     const made = await watchReleases({
       running: async () => running,
-      tags: () => listTags(repositoryOf(image), config.docker.registryAuth),
+      tags: () => listTags(repositoryOf(image), RegistryCredentials.of(config.docker).basicFor(image)),
       available: async (version) => ownImage || (await engine.registryManifest(`${app.repository}:${version}`)) !== undefined,
       stateFile: join(config.bot.stateDir, 'release-watch.json'),
       suggest: (s) => this.post(s, running, app.repository),

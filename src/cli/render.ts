@@ -231,8 +231,10 @@ const KNOWN_DETAILS: Array<[key: string, label: string, render: (value: unknown)
   ['restoreLoses', 'Restore loses', plainValue],
   ['changelog', 'Changelog', plainValue],
   ['upD', 'On up -d', (v) => (isUpD(v) ? describeUpD(v, 'result') : undefined)],
+  ['localRemoved', 'Removed locally', plainValue],
+  ['localKept', 'Kept locally', plainValue],
 ];
-const BLOCK_DETAILS = new Set(['logLines']);
+const BLOCK_DETAILS = new Set(['logLines', 'references', 'images', 'versionChanged']);
 
 /** The human result: the outcome and summary first, then the facts, then what to do. */
 export function renderResult(result: JobResult): string {
@@ -256,6 +258,22 @@ export function renderResult(result: JobResult): string {
   const width = Math.max(...facts.map(([label]) => label.length)) + 1;
   for (const [label, text] of facts) out.push(`${`${label}:`.padEnd(width)} ${text}`);
 
+  const images = result.details.images;
+  if (Array.isArray(images) && images.length > 0) {
+    out.push('', 'Built:');
+    for (const i of images as Array<{ image: string; id: string; contextBytes?: number; buildMs?: number }>) {
+      const facts = [i.contextBytes === undefined ? '' : `context ${formatBytes(i.contextBytes)}`, i.buildMs === undefined ? '' : formatDuration(i.buildMs)].filter(Boolean).join(', ');
+      out.push(`  ${i.image}  ${i.id}${facts ? `  (${facts})` : ''}`);
+    }
+  }
+  const refs = result.details.references;
+  if (Array.isArray(refs) && refs.length > 0) {
+    const width = Math.max(...refs.map((r: { ref: string }) => r.ref.length));
+    out.push('', result.outcome === 'succeeded' && refs.every((r: { digest: unknown }) => r.digest) ? 'In the registry:' : 'References:');
+    for (const r of refs as Array<{ ref: string; digest: string | null }>) out.push(`  ${r.ref.padEnd(width)}  ${r.digest ?? '(not pushed)'}`);
+  }
+  const diff = result.details.versionChanged;
+  if (Array.isArray(diff) && diff.length > 0) out.push('', 'Changed by --set-version:', ...diff.map((l) => `  ${String(l)}`));
   const logLines = result.details.logLines;
   if (Array.isArray(logLines) && logLines.length > 0) {
     out.push('', 'Log lines:', ...logLines.map((l) => `  ${String(l)}`));

@@ -26,6 +26,8 @@ export enum ErrorCode {
   /** A restore failed and put the database back as it was: undos may run safely. */
   RestoreFailed = 'restore_failed',
   ServiceFailed = 'service_failed',
+  /** An image build that failed at an instruction of its Dockerfile: nothing was published. */
+  BuildFailed = 'build_failed',
   LockHeld = 'lock_held',
   HumanNeeded = 'human_needed',
   Unknown = 'unknown',
@@ -44,6 +46,7 @@ const exitCodeOf: Record<ErrorCode, ExitCode> = {
   [ErrorCode.BackupFailed]: ExitCode.BadInput,
   [ErrorCode.RestoreFailed]: ExitCode.HumanNeeded,
   [ErrorCode.ServiceFailed]: ExitCode.HumanNeeded,
+  [ErrorCode.BuildFailed]: ExitCode.BadInput,
   [ErrorCode.LockHeld]: ExitCode.Locked,
   [ErrorCode.HumanNeeded]: ExitCode.HumanNeeded,
   [ErrorCode.Unknown]: ExitCode.HumanNeeded,
@@ -62,12 +65,15 @@ export class UpgradeBotError extends Error {
   readonly code: ErrorCode;
   readonly hint: string | undefined;
   readonly tag: MessageTag | undefined;
-  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown; tag?: MessageTag } = {}) {
+  /** For a state a person must finish: the commands, in order (the hint then says what else may do). */
+  readonly manual: string[] | undefined;
+  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown; tag?: MessageTag; manual?: string[] } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.hint = options.hint;
     this.tag = options.tag;
+    this.manual = options.manual;
   }
   get exitCode(): ExitCode {
     return exitCodeOf[this.code];
@@ -121,6 +127,20 @@ export class BackupError extends UpgradeBotError {
 export class ServiceFailedError extends UpgradeBotError {
   constructor(message: string, readonly logLines: string[]) {
     super(ErrorCode.ServiceFailed, logLines.length > 0 ? `${message}\n${logLines.map((l) => `    ${l}`).join('\n')}` : message);
+  }
+}
+
+/** A Dockerfile instruction that failed: the instruction, what the builder said, and the output just before. */
+export class BuildFailedError extends UpgradeBotError {
+  constructor(
+    readonly step: string | undefined,
+    readonly error: string,
+    readonly output: string[],
+  ) {
+    super(
+      ErrorCode.BuildFailed,
+      [step ? `${step} failed: ${error}` : error, ...(output.length > 0 ? ['  last output:', ...output.map((l) => `    ${l}`)] : [])].join('\n'),
+    );
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import dotenv from 'dotenv';
 import cron from 'node-cron';
 import { ConfigError } from '../common/errors.js';
@@ -159,6 +159,7 @@ export function readConfig(
       host: dockerHost ?? { kind: 'socket', socketPath: '/var/run/docker.sock' },
       hostText: dockerHostText,
       registryAuth: registryUser && registryPassword ? { username: registryUser, password: registryPassword } : undefined,
+      configFile: dockerConfigFile(raw('DOCKER_CONFIG'), raw('HOME'), cwd),
     },
     compose: { files: composeFiles, projectName: name('COMPOSE_PROJECT_NAME', undefined)?.toLowerCase(), cli: raw('COMPOSE_CLI')?.split(/\s+/).filter((w) => w !== '') },
     app: {
@@ -207,6 +208,12 @@ export function secretsOf(config: Config): string[] {
     config.bot.secret,
     config.docker.registryAuth?.password,
   ].filter((s): s is string => typeof s === 'string' && s.length >= 4);
+}
+
+/** The Docker client's config file (`docker login` writes registry credentials there): $DOCKER_CONFIG/config.json, else ~/.docker/config.json. */
+function dockerConfigFile(dir: string | undefined, home: string | undefined, cwd: string): string | undefined {
+  if (dir) return join(resolve(cwd, dir), 'config.json');
+  return home ? join(home, '.docker', 'config.json') : undefined;
 }
 
 export function parseDockerHost(text: string): DockerHost | undefined {

@@ -29,7 +29,14 @@ export interface Config {
     announceBeforeMs: number;
     stateDir: string;
   };
-  docker: { host: DockerHost; hostText: string; registryAuth: { username: string; password: string } | undefined };
+  docker: {
+    host: DockerHost;
+    hostText: string;
+    /** REGISTRY_USER / REGISTRY_PASSWORD. */
+    registryAuth: { username: string; password: string } | undefined;
+    /** The Docker config file whose `auths` serve when REGISTRY_USER is not set. */
+    configFile: string | undefined;
+  };
   compose: { files: string[] | undefined; projectName: string | undefined; /** COMPOSE_CLI, split on spaces: the command that computes config hashes. */ cli: string[] | undefined };
   app: { service: string; container: string | undefined; image: string | undefined; stopTimeoutS: number };
   db: {

@@ -4,7 +4,7 @@
  */
 import type { MessageTag } from '../common/errors.js';
 
-export type JobKind = 'upgrade' | 'rollback' | 'backup' | 'restore' | 'reindex' | 'recover';
+export type JobKind = 'upgrade' | 'rollback' | 'backup' | 'restore' | 'reindex' | 'recover' | 'build';
 
 export interface JobInfo {
   id: string;

@@ -1,14 +1,20 @@
 /** DockerEngine over dockerode, honouring DOCKER_HOST. */
-import { PassThrough, Writable, type Duplex, type Readable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { createRequire } from 'node:module';
 import { pipeline } from 'node:stream/promises';
 import type Docker from 'dockerode';
 import type { DockerHost } from '../config/index.js';
-import { DockerError, ErrorCode, TimeoutError, UpgradeBotError } from '../common/errors.js';
+import { BuildFailedError, DockerError, ErrorCode, TimeoutError, UpgradeBotError } from '../common/errors.js';
+import { packContext } from './build-context.js';
+import { followJson, type JsonMessage } from './json-stream.js';
+import type { RegistryCredentials } from './registry-auth.js';
 import { parseImageRef } from './compose/image-ref.js';
 import { specFromInspect } from './container-spec.js';
 import { DemuxStdout, demuxBuffer } from './demux.js';
+import { Collector, StdinFeeder, readSideOf } from './exec-io.js';
 import type {
+  BuildImageOptions,
+  BuiltImage,
   ContainerInspect,
   ContainerSpec,
   ContainerSummary,
@@ -28,11 +34,6 @@ interface ModemError extends Error {
   reason?: string;
 }
 
-export interface RegistryAuth {
-  username: string;
-  password: string;
-}
-
 const DEFAULT_MAX_OUTPUT = 4 * 1024 * 1024;
 
 /** dockerode (and ssh2 under it) takes a fifth of a second to load: only when Docker is first asked. */
@@ -43,7 +44,7 @@ export class DockerodeEngine implements DockerEngine {
 
   constructor(
     private readonly host: DockerHost,
-    private readonly registryAuth?: RegistryAuth,
+    private readonly auth?: RegistryCredentials,
     private readonly clock: { now(): number; sleep(ms: number): Promise<void> } = realClock,
   ) {}
 
@@ -109,7 +110,7 @@ export class DockerodeEngine implements DockerEngine {
 
   async registryManifest(ref: string): Promise<RegistryManifest | undefined> {
     try {
-      const data = (await this.docker.getImage(ref).distribution({ authconfig: this.authFor(ref) } as object)) as {
+      const data = (await this.docker.getImage(ref).distribution({ authconfig: this.auth?.for(ref) } as object)) as {
         Descriptor?: { digest?: string };
         Platforms?: Array<{ architecture: string; os: string }>;
       };
@@ -122,33 +123,82 @@ export class DockerodeEngine implements DockerEngine {
 
   async pull(ref: string, onProgress?: (p: PullProgress) => void): Promise<void> {
     const stream = await this.call(
-      () => this.docker.pull(ref, { authconfig: this.authFor(ref) }) as Promise<NodeJS.ReadableStream>,
+      () => this.docker.pull(ref, { authconfig: this.auth?.for(ref) }) as Promise<NodeJS.ReadableStream>,
       `pull ${ref}`,
     );
-    await new Promise<void>((resolve, reject) => {
-      let failure: string | undefined;
-      this.docker.modem.followProgress(
-        stream,
-        (err: Error | null) => {
-          if (err) reject(this.wrap(err, `pull ${ref}`));
-          else if (failure) reject(new DockerError(ErrorCode.DockerRequestFailed, `pull ${ref} failed: ${failure}`));
-          else resolve();
-        },
-        (event: { status?: string; id?: string; error?: string; errorDetail?: { message?: string }; progressDetail?: { current?: number; total?: number } }) => {
-          if (event.error || event.errorDetail) {
-            failure ??= event.errorDetail?.message ?? event.error;
-            return;
+    const { error } = await this.call(() => followJson(this.docker.modem, stream, (m) => !m.error && !m.errorDetail && onProgress?.(progressOf(ref, m))), `pull ${ref}`);
+    if (error) throw new DockerError(ErrorCode.DockerRequestFailed, `pull ${ref} failed: ${error}`, authHint(error, this.auth?.describe(ref)));
+  }
+
+  async buildImage(opts: BuildImageOptions): Promise<BuiltImage> {
+    const dockerfile = opts.dockerfile ?? 'Dockerfile';
+    const what = `build ${opts.tags[0] ?? opts.context}`;
+    const context = packContext(opts.context, dockerfile);
+    const stream = await this.call(
+      () =>
+        this.docker.buildImage(context.stream as unknown as NodeJS.ReadableStream, {
+          t: opts.tags,
+          dockerfile,
+          buildargs: opts.buildArgs ?? {},
+          rm: true,
+          forcerm: true,
+        } as unknown as Docker.ImageBuildOptions) as Promise<NodeJS.ReadableStream>,
+      what,
+    );
+    let step: string | undefined;
+    let imageId: string | undefined;
+    const output: string[] = [];
+    const { error } = await this.call(
+      () =>
+        followJson(this.docker.modem, stream, (m) => {
+          if (typeof m.aux?.ID === 'string') imageId = m.aux.ID;
+          for (const line of (m.stream ?? '').split('\n').map((l) => l.trimEnd())) {
+            if (line.trim() === '') continue;
+            if (/^Step \d+\/\d+ : /.test(line)) {
+              step = line;
+              output.length = 0;
+              opts.onLine?.({ kind: 'step', text: line });
+            } else {
+              imageId = /^Successfully built ([0-9a-f]{12,})$/.exec(line)?.[1] ?? imageId;
+              output.push(line);
+              if (output.length > 20) output.shift();
+              opts.onLine?.({ kind: 'output', text: line });
+            }
           }
-          onProgress?.({
-            image: ref,
-            layer: event.id,
-            status: event.status ?? '',
-            current: event.progressDetail?.current,
-            total: event.progressDetail?.total,
-          });
-        },
-      );
-    });
+        }),
+      what,
+    );
+    if (error) throw new BuildFailedError(step, error, output.filter((l) => !/^ ---> /.test(l)).slice(-10));
+    const built = await this.inspectImage(opts.tags[0] ?? imageId ?? '');
+    if (!built) throw new DockerError(ErrorCode.DockerRequestFailed, `${what}: the Engine reported no error, but the image is not there`);
+    return { imageId: built.Id, contextBytes: context.bytes() };
+  }
+
+  async tagImage(source: string, ref: string): Promise<void> {
+    const { name, tag } = parseImageRef(ref);
+    await this.call(() => this.docker.getImage(source).tag({ repo: name, tag: tag ?? 'latest' }), `tag ${source} as ${ref}`);
+  }
+
+  async pushImage(ref: string, onProgress?: (p: PullProgress) => void): Promise<{ digest: string }> {
+    const { name, tag } = parseImageRef(ref);
+    // The Engine wants an X-Registry-Auth header even for an anonymous push: `{}` then.
+    const stream = await this.call(
+      () => this.docker.getImage(name).push({ tag: tag ?? 'latest', authconfig: this.auth?.for(ref) ?? {} }) as Promise<NodeJS.ReadableStream>,
+      `push ${ref}`,
+    );
+    let digest: string | undefined;
+    const { error } = await this.call(
+      () =>
+        followJson(this.docker.modem, stream, (m) => {
+          if (typeof m.aux?.Digest === 'string') digest = m.aux.Digest;
+          digest ??= /digest: (sha256:[0-9a-f]{64})/.exec(m.status ?? '')?.[1];
+          if (!m.error && !m.errorDetail) onProgress?.(progressOf(ref, m));
+        }),
+      `push ${ref}`,
+    );
+    if (error) throw new DockerError(ErrorCode.DockerRequestFailed, `push ${ref} failed: ${error}`, authHint(error, this.auth?.describe(ref)));
+    if (!digest) throw new DockerError(ErrorCode.DockerRequestFailed, `push ${ref}: the Engine did not report the digest the registry stored`);
+    return { digest };
   }
 
   async removeImage(ref: string): Promise<void> {
@@ -286,14 +336,6 @@ export class DockerodeEngine implements DockerEngine {
       .sort((a, b) => (a.time?.getTime() ?? 0) - (b.time?.getTime() ?? 0));
   }
 
-  private authFor(ref: string): Record<string, string> | undefined {
-    if (!this.registryAuth) return undefined;
-    const name = parseImageRef(ref).name;
-    const first = name.split('/')[0] ?? '';
-    const serveraddress = name.includes('/') && /[.:]|^localhost$/.test(first) ? first : 'https://index.docker.io/v1/';
-    return { username: this.registryAuth.username, password: this.registryAuth.password, serveraddress };
-  }
-
   private async call<T>(fn: () => Promise<T>, what: string): Promise<T> {
     try {
       return await fn();
@@ -337,105 +379,20 @@ function messageOf(err: unknown): string {
   return e instanceof Error ? e.message.replace(/^\(HTTP code \d+\) [a-z ]+ - /, '') : String(err);
 }
 
+function progressOf(ref: string, m: JsonMessage): PullProgress {
+  return { image: ref, layer: m.id, status: m.status ?? '', current: m.progressDetail?.current, total: m.progressDetail?.total };
+}
+
+/** A registry that refused the credentials (or wanted some): say which were used, never the password. */
+function authHint(error: string, used: string | undefined): { hint?: string } {
+  if (!/unauthori[sz]ed|authentication required|denied|no basic auth credentials|401/i.test(error)) return {};
+  return { hint: `The registry refused the credentials used: ${used ?? 'none (anonymous)'}. Check REGISTRY_USER and REGISTRY_PASSWORD (or \`docker login\` for the user the bot runs as).` };
+}
+
 function isMissingManifest(err: unknown): boolean {
   const e = err as ModemError;
   const text = messageOf(err);
   return e.statusCode === 404 || e.statusCode === 401 || /manifest unknown|not found|does not exist/i.test(text);
-}
-
-/**
- * Pipes `input` into the hijacked connection with backpressure and, at its end, half-closes
- * the connection (shutdown of the write side only): the Engine then closes the process's
- * stdin while its output keeps coming back on the read side.
- */
-class StdinFeeder {
-  private inputError: Error | undefined;
-  private finished = false;
-  private readonly done: Promise<void>;
-  private finish!: () => void;
-
-  constructor(
-    private readonly input: Readable,
-    private readonly connection: Duplex,
-  ) {
-    this.done = new Promise<void>((resolve) => {
-      this.finish = () => {
-        if (this.finished) return;
-        this.finished = true;
-        this.input.unpipe(this.connection);
-        resolve();
-      };
-    });
-    input.once('error', (err: Error) => {
-      this.inputError = err;
-      // The process must not take a truncated input for a whole one.
-      connection.destroy(err);
-      this.finish();
-    });
-    input.once('end', () => {
-      connection.end();
-      this.finish();
-    });
-    // The process went away (or the Engine closed) before all of the input was sent.
-    connection.once('close', () => this.finish());
-    input.pipe(connection, { end: false });
-  }
-
-  /** Stops feeding (once the output has ended) and frees both ends; the input's error, if any. */
-  async stop(): Promise<Error | undefined> {
-    this.finish();
-    await this.done;
-    if (!this.input.readableEnded && !this.input.destroyed) this.input.destroy();
-    if (!this.connection.destroyed) this.connection.destroy();
-    return this.inputError;
-  }
-}
-
-/**
- * The read side of a connection that is also being written to. A process that exits before
- * reading all of its stdin makes the Engine close the connection with our data unread, and
- * the kernel reports that as a reset (or our next write as a broken pipe) after the output
- * already queued: that is the end of the output, and the exit code says how the process
- * fared. Any other error ends the output with that error.
- */
-function readSideOf(connection: Duplex): Readable {
-  const out = new PassThrough();
-  const dropped = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_WRITE_AFTER_END', 'ERR_STREAM_DESTROYED']);
-  const endOnce = (err?: Error): void => {
-    if (out.writableEnded || out.destroyed) return;
-    if (err && !dropped.has((err as NodeJS.ErrnoException).code ?? '')) out.destroy(err);
-    else out.end();
-  };
-  connection.on('error', endOnce);
-  connection.once('close', () => endOnce());
-  connection.pipe(out);
-  return out;
-}
-
-class Collector {
-  private chunks: Buffer[] = [];
-  private size = 0;
-  private truncated = false;
-  constructor(private readonly cap: number) {}
-  add(chunk: Buffer): void {
-    if (this.size >= this.cap) {
-      this.truncated = true;
-      return;
-    }
-    this.chunks.push(chunk);
-    this.size += chunk.length;
-  }
-  writable(): Writable {
-    return new Writable({
-      write: (chunk: Buffer, _enc, done) => {
-        this.add(chunk);
-        done();
-      },
-    });
-  }
-  text(): string {
-    return Buffer.concat(this.chunks).toString('utf8') + (this.truncated ? '\n[output truncated]' : '');
-  }
 }
 
 function toLines(buf: Buffer, stream: 'stdout' | 'stderr'): LogLine[] {

@@ -81,6 +81,24 @@ export interface ContainerSpec {
   extraNetworks: Array<{ name: string; endpoint: Record<string, unknown> }>;
 }
 
+export interface BuildImageOptions {
+  /** The folder sent as the build context (its `.dockerignore` honoured). */
+  context: string;
+  /** The Dockerfile, relative to the context. */
+  dockerfile?: string;
+  /** Every tag the image gets (`repo:X.Y.Z`, `repo:latest`). */
+  tags: string[];
+  buildArgs?: Record<string, string>;
+  /** Each line of the build's output as it comes; `step` for a Dockerfile instruction ("Step 3/7 : ADD …"). */
+  onLine?: (line: { kind: 'step' | 'output'; text: string }) => void;
+}
+
+export interface BuiltImage {
+  imageId: string;
+  /** Size of the context sent, after `.dockerignore`. */
+  contextBytes: number;
+}
+
 export interface DockerEngine {
   /** Throws DockerError(DockerUnavailable) when the Engine does not answer. */
   ping(): Promise<void>;
@@ -91,7 +109,14 @@ export interface DockerEngine {
   /** The registry's manifest for `ref`, asked through the Engine (its auth and protocol); undefined when the tag does not exist. */
   registryManifest(ref: string): Promise<RegistryManifest | undefined>;
   pull(ref: string, onProgress?: (p: PullProgress) => void): Promise<void>;
+  /** Removes a tag (the image too once it has no tag left); never forced: the Engine refuses (409) an image a container uses. */
   removeImage(ref: string): Promise<void>;
+  /** Builds with the Engine's builder; a failing instruction throws BuildFailedError quoting it. */
+  buildImage(opts: BuildImageOptions): Promise<BuiltImage>;
+  /** Gives the image `source` (a reference or an ID) the tag `ref`. */
+  tagImage(source: string, ref: string): Promise<void>;
+  /** Pushes `repo:tag`; the digest of the manifest the registry stored. */
+  pushImage(ref: string, onProgress?: (p: PullProgress) => void): Promise<{ digest: string }>;
   /** `already-stopped` when the Engine answers 304. */
   stopContainer(idOrName: string, timeoutS: number): Promise<'stopped' | 'already-stopped'>;
   startContainer(idOrName: string): Promise<void>;

@@ -6,7 +6,7 @@ import type { JobKind } from '../core/events.js';
 
 export type Params = Record<string, string | number>;
 
-const kindNoun: Record<JobKind, string> = { upgrade: 'Upgrade', rollback: 'Rollback', backup: 'Backup', restore: 'Restore', reindex: 'Reindex', recover: 'Recovery' };
+const kindNoun: Record<JobKind, string> = { upgrade: 'Upgrade', rollback: 'Rollback', backup: 'Backup', restore: 'Restore', reindex: 'Reindex', recover: 'Recovery', build: 'Build' };
 
 export const en = {
   locale: 'en' as 'en' | 'fr',
@@ -28,6 +28,12 @@ export const en = {
     restore: 'Restore the dump',
     'start-app': 'Start Mattermost',
     reindex: 'Rebuild the indexes (REINDEX)',
+    checkout: 'Check the upstream checkout',
+    'build-app': 'Build the app image',
+    'build-db': 'Build the database image',
+    push: 'Push the version tags',
+    'push-latest': 'Push the latest tags',
+    'remove-local': 'Remove the local images',
   } as Record<string, string>,
 
   help: (trigger: string) =>
@@ -42,6 +48,7 @@ export const en = {
       `| \`${trigger} status\` | versions, health, last backup, running job |`,
       `| \`${trigger} backup\` | takes a verified database dump now |`,
       `| \`${trigger} reindex\` | a dump, then \`REINDEX DATABASE\` |`,
+      `| \`${trigger} build X.Y.Z\` | builds the images of X.Y.Z from the upstream checkout (BUILD_CONTEXT), pushes X.Y.Z and latest |`,
       `| \`${trigger} cancel\` | cancels the pending confirmation, else the next scheduled upgrade |`,
       `| \`${trigger} help\` | this help |`,
       '',
@@ -57,6 +64,7 @@ export const en = {
     rollback: 'the rollback',
     backup: 'a backup',
     reindex: 'the reindex',
+    build: (v: string) => `building and publishing ${v}`,
   },
 
   refuse: {
@@ -115,9 +123,13 @@ export const en = {
     'backup.failed': () => 'The backup could not be taken, so nothing was changed.',
     'postgres.major': (p: Params) => `\`${p.ref}\` runs PostgreSQL ${p.image} but the data directory is PostgreSQL ${p.data}: it would not start on it.`,
     'bot.stopping': () => 'The bot is restarting: the job did not start. Ask again in a minute.',
+    'build.version-mismatch': (p: Params) =>
+      `The upstream checkout builds Mattermost ${p.found} (\`${p.file}\`, line ${p.line}), not ${p.version}: nothing was built. Update the checkout to the packaging of ${p.version} on the host, or run \`mm-upgrade build ${p.version} --set-version\` there.`,
+    'build.not-own': (p: Params) => `The ${p.role} image is \`${p.repo}\`, not the team's own: building publishes a team's own images. Set \`APP_IMAGE\` and \`DB_IMAGE\` to your registry's repositories.`,
     'lock.held': (p: Params) => `Another job is running: **${p.title}**, started by ${p.owner}, now at step *${p.step}*.`,
   } as Record<string, (p: Params) => string>,
   engineCode: {
+    build_failed: 'The build failed at a step of a Dockerfile: nothing was published. The result above quotes the step.',
     docker_unavailable: 'The bot cannot reach Docker on the host right now; nothing was changed. `mm-upgrade status` on the host says more.',
     docker_request_failed: 'Docker refused a request of the bot; nothing was changed. The details are in the bot\'s log.',
     compose_invalid: 'The compose file could not be read as the bot expects it; nothing was changed. `mm-upgrade status` on the host says what is wrong.',
@@ -128,7 +140,7 @@ export const en = {
 
   plan: {
     title: (kind: JobKind, from: string, to: string) =>
-      kind === 'upgrade' ? `Upgrade plan: Mattermost ${from} → **${to}**` : kind === 'rollback' ? `Rollback plan: Mattermost ${from} → **${to}**` : kind === 'backup' ? 'Backup plan' : kind === 'reindex' ? 'Reindex plan' : `${kindNoun[kind]} plan`,
+      kind === 'upgrade' ? `Upgrade plan: Mattermost ${from} → **${to}**` : kind === 'rollback' ? `Rollback plan: Mattermost ${from} → **${to}**` : kind === 'backup' ? 'Backup plan' : kind === 'reindex' ? 'Reindex plan' : kind === 'build' ? `Build plan: the images of Mattermost **${to}**` : `${kindNoun[kind]} plan`,
     requestedBy: (user: string) => `Asked by @${user}.`,
     appImage: 'App image',
     dbImage: 'Database image',
@@ -163,7 +175,7 @@ export const en = {
     reindexNote: (db: string) => `A verified dump, then \`REINDEX DATABASE ${db}\`. Mattermost keeps running; writes wait while an index is rebuilt.`,
     backupNote: (db: string, dir: string, keep: number) => `\`pg_dump -Fc\` of \`${db}\` into \`${dir}\`, verified, the ${keep} newest kept. Mattermost keeps running.`,
     validity: (ttl: string) => `Buttons valid for ${ttl}, for a system admin or someone allowed.`,
-    confirm: { upgrade: 'Upgrade now', rollback: 'Roll back now', backup: 'Back up now', reindex: 'Reindex now', restore: 'Restore now', recover: 'Go' } as Record<JobKind, string>,
+    confirm: { upgrade: 'Upgrade now', rollback: 'Roll back now', backup: 'Back up now', reindex: 'Reindex now', restore: 'Restore now', recover: 'Go', build: 'Build and push now' } as Record<JobKind, string>,
     cancel: 'Cancel',
     startsAt: 'Starts at',
     startsAtValue: (when: string, note?: 'gap' | 'repeated') =>
@@ -215,7 +227,13 @@ export const en = {
       restore: () => '✅ Restore complete',
       reindex: () => '✅ Reindex complete',
       recover: () => '✅ Interrupted job completed',
+      build: (to: string) => `✅ Images of Mattermost ${to} built and published`,
     } as Record<JobKind, (to: string) => string>,
+    buildFailed: '⛔ Build failed: nothing was published, and the images it had made are removed',
+    published: 'Published',
+    localImages: 'Local images',
+    localRemoved: (n: number) => `${n} tag${n > 1 ? 's' : ''} removed, no local copy left`,
+    localKept: (list: string) => `kept: ${list}`,
     rolledBack: (kind: JobKind, from: string) => `↩️ ${kindNoun[kind]} failed and was rolled back: ${from ? `Mattermost ${from} is serving` : 'nothing was changed'}`,
     refused: (kind: JobKind) => `⛔ ${kindNoun[kind]} refused: nothing was changed`,
     humanNeeded: (kind: JobKind) => `🆘 ${kindNoun[kind]} failed and the rollback did not finish: a human is needed`,
@@ -262,6 +280,22 @@ export const en = {
     buildFirst: (version: string, image: string) => `\`${image}:${version}\` is not in your registry yet: build and push it first (\`mm-upgrade build ${version}\`), then type \`/upgrade ${version}\`.`,
     plan: 'Plan upgrade',
     planFor: (version: string) => `Plans the upgrade to ${version}, as \`/upgrade ${version}\` does.`,
+  },
+
+  build: {
+    checkout: 'Checkout',
+    images: 'Images',
+    imageLine: (ref: string, from: string) => `\`${ref}\` (and \`latest\`) from \`${from}\``,
+    args: 'Build arguments',
+    publish: 'Publish',
+    publishValue: 'the X.Y.Z tags first, their digests checked in the registry, then the two `latest` tags; then the local images are removed',
+    notBuilt: (services: string) => `Not built: ${services} (not used).`,
+    replaces: (ref: string) => `\`${ref}\` is in the registry already: the push replaces it.`,
+    noDowntime: 'none: the running Mattermost is not touched',
+    planButton: (v: string) => `Plan upgrade to ${v}`,
+    planText: (v: string) => `${v} is in the registry: the upgrade can be planned now.`,
+    noContext: (trigger: string) => `\`${trigger} build\` needs \`BUILD_CONTEXT\` (the upstream checkout on the host) in the bot's configuration. Without it, build on the host: \`mm-upgrade build X.Y.Z --context <dir> --push\`.`,
+    badVersion: (trigger: string) => `Which version? Type \`${trigger} build X.Y.Z\`, for example \`${trigger} build 10.11.4\`.`,
   },
 
   backups: {

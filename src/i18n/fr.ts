@@ -2,7 +2,7 @@
 import type { JobKind } from '../core/events.js';
 import type { Messages, Params } from './en.js';
 
-const kindNoun: Record<JobKind, string> = { upgrade: 'Mise à jour', rollback: 'Retour arrière', backup: 'Sauvegarde', restore: 'Restauration', reindex: 'Réindexation', recover: 'Reprise' };
+const kindNoun: Record<JobKind, string> = { upgrade: 'Mise à jour', rollback: 'Retour arrière', backup: 'Sauvegarde', restore: 'Restauration', reindex: 'Réindexation', recover: 'Reprise', build: 'Publication' };
 
 /** Le participe accordé au nom de la tâche : « Mise à jour terminée », « Retour arrière terminé ». */
 const agree = (kind: JobKind, participle: string): string => (kind === 'rollback' ? participle : `${participle}e`);
@@ -27,6 +27,12 @@ export const fr: Messages = {
     restore: 'Restaurer la sauvegarde',
     'start-app': 'Démarrer Mattermost',
     reindex: 'Reconstruire les index (REINDEX)',
+    checkout: 'Vérifier la copie du dépôt amont',
+    'build-app': "Construire l'image de l'application",
+    'build-db': "Construire l'image de la base",
+    push: 'Publier les étiquettes de version',
+    'push-latest': 'Publier les étiquettes latest',
+    'remove-local': 'Supprimer les images locales',
   },
 
   help: (trigger: string) =>
@@ -41,6 +47,7 @@ export const fr: Messages = {
       `| \`${trigger} status\` | versions, état de santé, dernière sauvegarde, tâche en cours |`,
       `| \`${trigger} backup\` | fait tout de suite une sauvegarde vérifiée de la base |`,
       `| \`${trigger} reindex\` | une sauvegarde, puis \`REINDEX DATABASE\` |`,
+      `| \`${trigger} build X.Y.Z\` | construit les images de X.Y.Z depuis la copie du dépôt amont (BUILD_CONTEXT), publie X.Y.Z et latest |`,
       `| \`${trigger} cancel\` | annule la confirmation en attente, sinon la prochaine mise à jour programmée |`,
       `| \`${trigger} help\` | cette aide |`,
       '',
@@ -56,6 +63,7 @@ export const fr: Messages = {
     rollback: 'le retour arrière',
     backup: 'une sauvegarde',
     reindex: 'la réindexation',
+    build: (v: string) => `la construction et la publication de ${v}`,
   },
 
   refuse: {
@@ -116,9 +124,13 @@ export const fr: Messages = {
     'backup.failed': () => "La sauvegarde n'a pas pu être faite, donc rien n'a été modifié.",
     'postgres.major': (p: Params) => `\`${p.ref}\` embarque PostgreSQL ${p.image} alors que les données sont en PostgreSQL ${p.data} : la base ne démarrerait pas.`,
     'bot.stopping': () => "Le bot redémarre : la tâche n'a pas démarré. Redemande dans une minute.",
+    'build.version-mismatch': (p: Params) =>
+      `La copie du dépôt amont construit Mattermost ${p.found} (\`${p.file}\`, ligne ${p.line}), pas ${p.version} : rien n'a été construit. Mets la copie à jour avec l'empaquetage de ${p.version} sur le serveur, ou lance \`mm-upgrade build ${p.version} --set-version\` là-bas.`,
+    'build.not-own': (p: Params) => `L'image ${p.role === 'app' ? "de l'application" : 'de la base'} est \`${p.repo}\`, pas celle de l'équipe : la construction ne publie que les images de l'équipe. Renseigne \`APP_IMAGE\` et \`DB_IMAGE\` avec les dépôts de ton registre.`,
     'lock.held': (p: Params) => `Une autre tâche est en cours : **${p.title}**, lancée par ${p.owner}, actuellement à l'étape *${p.step}*.`,
   },
   engineCode: {
+    build_failed: "La construction a échoué à une étape d'un Dockerfile : rien n'a été publié. Le résultat ci-dessus cite l'étape.",
     docker_unavailable: "Le bot n'arrive pas à joindre Docker sur le serveur pour l'instant ; rien n'a été modifié. `mm-upgrade status` sur le serveur en dit plus.",
     docker_request_failed: "Docker a refusé une demande du bot ; rien n'a été modifié. Le détail est dans le journal du bot.",
     compose_invalid: "Le fichier compose n'a pas pu être lu comme le bot l'attend ; rien n'a été modifié. `mm-upgrade status` sur le serveur dit ce qui ne va pas.",
@@ -137,7 +149,9 @@ export const fr: Messages = {
             ? 'Plan de sauvegarde'
             : kind === 'reindex'
               ? 'Plan de réindexation'
-              : `Plan : ${kindNoun[kind]}`,
+              : kind === 'build'
+                ? `Plan de publication : les images de Mattermost **${to}**`
+                : `Plan : ${kindNoun[kind]}`,
     requestedBy: (user: string) => `Demandé par @${user}.`,
     appImage: "Image de l'application",
     dbImage: 'Image de la base',
@@ -172,7 +186,7 @@ export const fr: Messages = {
     reindexNote: (db: string) => `Une sauvegarde vérifiée, puis \`REINDEX DATABASE ${db}\`. Mattermost reste en service ; les écritures attendent pendant la reconstruction d'un index.`,
     backupNote: (db: string, dir: string, keep: number) => `\`pg_dump -Fc\` de \`${db}\` dans \`${dir}\`, vérifiée, les ${keep} plus récentes conservées. Mattermost reste en service.`,
     validity: (ttl: string) => `Boutons valables ${ttl}, pour un admin système ou une personne autorisée.`,
-    confirm: { upgrade: 'Mettre à jour', rollback: 'Revenir en arrière', backup: 'Sauvegarder', reindex: 'Réindexer', restore: 'Restaurer', recover: 'Lancer' },
+    confirm: { upgrade: 'Mettre à jour', rollback: 'Revenir en arrière', backup: 'Sauvegarder', reindex: 'Réindexer', restore: 'Restaurer', recover: 'Lancer', build: 'Construire et publier' },
     cancel: 'Annuler',
     startsAt: 'Début',
     startsAtValue: (when: string, note?: 'gap' | 'repeated') =>
@@ -224,7 +238,13 @@ export const fr: Messages = {
       restore: () => '✅ Restauration terminée',
       reindex: () => '✅ Réindexation terminée',
       recover: () => '✅ Tâche interrompue menée à son terme',
+      build: (to: string) => `✅ Images de Mattermost ${to} construites et publiées`,
     },
+    buildFailed: "⛔ Construction en échec : rien n'a été publié, et les images qu'elle avait faites sont supprimées",
+    published: 'Publié',
+    localImages: 'Images locales',
+    localRemoved: (n: number) => `${n} étiquette${n > 1 ? 's' : ''} supprimée${n > 1 ? 's' : ''}, aucune copie locale restante`,
+    localKept: (list: string) => `conservées : ${list}`,
     rolledBack: (kind: JobKind, from: string) => `↩️ ${kindNoun[kind]} en échec, tout a été remis comme avant : ${from ? `Mattermost ${from} est en service` : "rien n'a été modifié"}`,
     refused: (kind: JobKind) => `⛔ ${kindNoun[kind]} ${agree(kind, 'refusé')} : rien n'a été modifié`,
     humanNeeded: (kind: JobKind) => `🆘 ${kindNoun[kind]} en échec et le retour arrière n'a pas abouti : une intervention humaine est nécessaire`,
@@ -271,6 +291,22 @@ export const fr: Messages = {
     buildFirst: (version: string, image: string) => `\`${image}:${version}\` n'est pas encore dans votre registre : construis-la et pousse-la d'abord (\`mm-upgrade build ${version}\`), puis tape \`/upgrade ${version}\`.`,
     plan: 'Préparer la mise à jour',
     planFor: (version: string) => `Prépare le plan de mise à jour en ${version}, comme \`/upgrade ${version}\`.`,
+  },
+
+  build: {
+    checkout: 'Copie du dépôt amont',
+    images: 'Images',
+    imageLine: (ref: string, from: string) => `\`${ref}\` (et \`latest\`) depuis \`${from}\``,
+    args: 'Arguments de construction',
+    publish: 'Publication',
+    publishValue: "d'abord les étiquettes X.Y.Z, leurs empreintes vérifiées dans le registre, puis les deux étiquettes `latest` ; ensuite les images locales sont supprimées",
+    notBuilt: (services: string) => `Non construit : ${services} (inutilisé).`,
+    replaces: (ref: string) => `\`${ref}\` est déjà dans le registre : la publication le remplace.`,
+    noDowntime: "aucune : le Mattermost en service n'est pas touché",
+    planButton: (v: string) => `Préparer la mise à jour en ${v}`,
+    planText: (v: string) => `${v} est dans le registre : la mise à jour peut être préparée.`,
+    noContext: (trigger: string) => `\`${trigger} build\` a besoin de \`BUILD_CONTEXT\` (la copie du dépôt amont sur le serveur) dans la configuration du bot. Sans elle, construis sur le serveur : \`mm-upgrade build X.Y.Z --context <dossier> --push\`.`,
+    badVersion: (trigger: string) => `Quelle version ? Tape \`${trigger} build X.Y.Z\`, par exemple \`${trigger} build 10.11.4\`.`,
   },
 
   backups: {

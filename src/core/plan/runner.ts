@@ -27,7 +27,7 @@ export interface RunnerDeps {
   now?: () => Date;
 }
 
-const REFUSALS = new Set<ErrorCode>([ErrorCode.BadInput, ErrorCode.PolicyRefused, ErrorCode.ConfigInvalid, ErrorCode.ComposeInvalid, ErrorCode.NotFound, ErrorCode.BackupFailed]);
+const REFUSALS = new Set<ErrorCode>([ErrorCode.BadInput, ErrorCode.PolicyRefused, ErrorCode.ConfigInvalid, ErrorCode.ComposeInvalid, ErrorCode.NotFound, ErrorCode.BackupFailed, ErrorCode.BuildFailed]);
 
 export class JobRunner {
   private readonly now: () => Date;
@@ -127,7 +127,7 @@ export class JobRunner {
         const { summary, details } = def.succeeded(def.state);
         result = this.result(job, 'succeeded', summary, { details, warnings });
       } else if (undos.length === 0) {
-        const refused = REFUSALS.has(failure.error.code);
+        const refused = REFUSALS.has(failure.error.code) || def.undoneOutcome === 'refused';
         result = this.result(job, refused ? 'refused' : 'rolled-back', refused ? `refused: ${failure.error.message}` : `failed at ${failure.step.title}, before any change: nothing to undo`, {
           reason: failure.error.message,
           reasonTag: failure.error.tag,
@@ -141,8 +141,9 @@ export class JobRunner {
           reason: failure.error.message,
           details: def.failed?.(def.state) ?? {},
           warnings,
+          ...(failure.error.manual ? { hint: failure.error.hint } : {}),
           manualSteps: [
-            ...(failure.error.hint ? [failure.error.hint] : []),
+            ...(failure.error.manual ?? (failure.error.hint ? [failure.error.hint] : [])),
             ...[...undos].reverse().flatMap((u) => this.deps.undoHandlers[u.kind]!.manual(u.data)),
           ],
         });
@@ -150,8 +151,15 @@ export class JobRunner {
         const reason = `${failure.step.title} failed: ${failure.error.message}`;
         emit({ type: 'rollback-started', job, reason: reason.split('\n')[0]! });
         const undone = await this.undo(job, undos, journal);
+        const undoneOutcome = def.undoneOutcome ?? 'rolled-back';
         result = undone.ok
-          ? this.result(job, 'rolled-back', `failed at ${failure.step.title} and rolled back`, { reason, hint: failure.error.hint, details: def.failed?.(def.state) ?? {}, warnings })
+          ? this.result(job, undoneOutcome, undoneOutcome === 'refused' ? `failed at ${failure.step.title}; what it had made is removed: nothing changed` : `failed at ${failure.step.title} and rolled back`, {
+              reason,
+              reasonTag: failure.error.tag,
+              hint: failure.error.hint,
+              details: def.failed?.(def.state) ?? {},
+              warnings,
+            })
           : this.result(job, 'human-needed', `failed at ${failure.step.title}, and the rollback failed too: a human is needed`, {
               reason: `${reason}; then ${undone.error}`,
               details: def.failed?.(def.state) ?? {},

@@ -51,6 +51,12 @@ export interface JobDefinition<S> {
   state: S;
   /** After the last step: the summary and details of a success. */
   succeeded(state: S): { summary: string; details: Record<string, unknown> };
+  /**
+   * How a failure whose undos all ran counts: `rolled-back` (the default: the previous
+   * version serves again), or `refused` for a job whose undo leaves everything as it was
+   * (a build: nothing published, what it made locally removed).
+   */
+  undoneOutcome?: 'rolled-back' | 'refused';
   /** After a failure: facts worth reporting (log lines, backup file…). */
   failed?(state: S): Record<string, unknown>;
 }

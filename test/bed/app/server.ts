@@ -51,7 +51,8 @@ interface Config {
 }
 
 function readConfig(env: NodeJS.ProcessEnv): Config {
-  const version = env.MM_BUILD_VERSION || '0.0.0';
+  // MM_VERSION: what an image built from the upstream packaging (test/fixtures/upstream) sets.
+  const version = env.MM_BUILD_VERSION || env.MM_VERSION || '0.0.0';
   const failMode = (env.MM_TEST_FAIL_MODE ?? '').trim();
   if (!['', 'crash', 'unhealthy', 'damage'].includes(failMode)) {
     throw new Error(`unknown MM_TEST_FAIL_MODE "${failMode}" (expected crash, unhealthy or damage)`);

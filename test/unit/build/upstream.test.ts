@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { readMmVersion, setMmVersion } from '../../../src/build/upstream.js';
+import { readMmVersion, setMmVersion } from '../../../src/core/build/upstream.js';
 
 const FIXTURE = new URL('../../fixtures/upstream/app/Dockerfile', import.meta.url);
 
