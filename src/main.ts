@@ -31,6 +31,7 @@ import { backupJob } from './core/maintenance.js';
 import type { JobDefinition } from './core/plan/step.js';
 import { duration } from './i18n/index.js';
 import { BackupSchedule } from './schedule/backups.js';
+import { planUpgradeAttachment } from './chat/plan-button.js';
 import { scheduleCron } from './schedule/cron.js';
 
 export interface AppContext {
@@ -106,6 +107,13 @@ export function buildChatHub(ctx: AppContext, chat: ChatAdapters, accept?: (job:
         timeZone: config.upgrade.timeZone,
         channel: job.replyTo ? { id: job.replyTo.channelId } : { name: config.mattermost.adminChannel },
         announceChannel: { name: config.mattermost.announceChannel },
+        resultProps: (result) => {
+          // A published build: *Plan upgrade to X.Y.Z* under its result (buttons need BOT_SECRET, i.e. serve).
+          const version = result.job.subject?.to;
+          const published = Array.isArray(result.details.references) && (result.details.references as Array<{ digest: unknown }>).every((r) => r.digest);
+          if (result.job.kind !== 'build' || result.outcome !== 'succeeded' || !published || !version || !config.bot.secret) return undefined;
+          return { attachments: [planUpgradeAttachment(config, version, { name: chat.messages.build.planButton(version), text: chat.messages.build.planText(version) }, Date.now())] };
+        },
         onError: (err) => logger.error('chat: a message could not be written to the outbox', { error: err.message }),
       }),
     accept,

@@ -180,6 +180,7 @@ export class Decisions {
   }
 
   private trigger(p: Pending): string {
+    if (p.kind === 'build') return `/upgrade build ${p.target ?? 'X.Y.Z'}`;
     return p.kind === 'upgrade' && p.target ? `/upgrade ${p.target}` : `/upgrade ${p.kind}`;
   }
 

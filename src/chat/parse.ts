@@ -10,10 +10,12 @@ export type ChatCommand =
   | { kind: 'rollback'; withDb: boolean }
   | { kind: 'backup' }
   | { kind: 'reindex' }
+  | { kind: 'build'; version: string }
   | { kind: 'refuse'; reason: 'badVersion'; input: string; suggestion?: string }
   | { kind: 'refuse'; reason: 'latest' }
   | { kind: 'refuse'; reason: 'badAt'; version: string; at: string; problem: 'format' | 'invalid-date' | 'past' }
   | { kind: 'refuse'; reason: 'notYet'; what: string }
+  | { kind: 'refuse'; reason: 'buildVersion' }
   | { kind: 'refuse'; reason: 'extra'; text: string };
 
 export function parseCommand(text: string): ChatCommand {
@@ -36,8 +38,17 @@ export function parseCommand(text: string): ChatCommand {
     case 'rollback':
       if (rest.length === 1 && rest[0] === '--with-db') return { kind: 'rollback', withDb: true };
       return none({ kind: 'rollback', withDb: false });
+    case 'build': {
+      const [v, ...more] = rest;
+      if (v === undefined || more.length > 0) return { kind: 'refuse', reason: 'buildVersion' };
+      if (/^(latest|stable)$/i.test(v)) return { kind: 'refuse', reason: 'latest' };
+      if (!isStrictVersion(v)) {
+        const loose = semver.coerce(v);
+        return { kind: 'refuse', reason: 'badVersion', input: v, ...(loose && loose.version !== v ? { suggestion: `build ${loose.version}` } : {}) };
+      }
+      return { kind: 'build', version: v };
+    }
     case 'rehearse':
-    case 'build':
     case 'restore':
       return { kind: 'refuse', reason: 'notYet', what: `/upgrade ${word}` };
     case 'latest':

@@ -11,7 +11,7 @@ import type { ActionName } from './verify.js';
 
 export interface Pending {
   id: string;
-  kind: Extract<JobKind, 'upgrade' | 'rollback' | 'backup' | 'reindex'>;
+  kind: Extract<JobKind, 'upgrade' | 'rollback' | 'backup' | 'reindex' | 'build'>;
   target?: string;
   from?: string;
   withDb?: boolean;

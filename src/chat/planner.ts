@@ -6,6 +6,8 @@
 import { listBackups } from '../backup/store.js';
 import { PolicyError } from '../common/errors.js';
 import { backupJob, reindexJob } from '../core/maintenance.js';
+import { buildJob } from '../core/build/job.js';
+import { planBuild } from '../core/build/plan.js';
 import type { JobDefinition } from '../core/plan/step.js';
 import type { EngineDeps } from '../core/upgrade/deps.js';
 import { upgradeJob } from '../core/upgrade/plan.js';
@@ -48,8 +50,16 @@ export function enginePlanner(deps: EngineDeps): Planner {
     if (request.kind === 'rollback') return planRollback(deps, await readHistory(config.bot.stateDir), { withDb: Boolean(request.withDb) });
     return undefined;
   };
+  /** From chat a build always pushes, the team edition, from BUILD_CONTEXT; a version mismatch is refused (--set-version stays on the host). */
+  const buildState = (request: PlanRequest) =>
+    planBuild(deps, { version: request.target!, context: config.build.context, push: true, edition: 'team', setVersion: false });
   return {
     plan: async (request, requestedBy) => {
+      if (request.kind === 'build') {
+        // Production is not touched: no window, no database check.
+        const [build, backups, history] = await Promise.all([buildState(request), listBackups(config.backup.dir), readHistory(config.bot.stateDir)]);
+        return { kind: 'build', build, newestBackup: backups[0], history, requestedBy, now: deps.clock.now() };
+      }
       const state = await stateOf(request);
       const now = deps.clock.now();
       const window = config.upgrade.maintenanceWindow;
@@ -88,6 +98,7 @@ export function enginePlanner(deps: EngineDeps): Planner {
       };
     },
     job: async (request, owner) => {
+      if (request.kind === 'build') return buildJob(deps, await buildState(request), owner) as JobDefinition<unknown>;
       const state = await stateOf(request);
       if (state) return upgradeJob(deps, state, owner) as JobDefinition<unknown>;
       return (request.kind === 'backup' ? backupJob(deps, owner) : reindexJob(deps, owner)) as JobDefinition<unknown>;

@@ -17,10 +17,9 @@ import type { Messages } from '../i18n/index.js';
 import type { Outbox } from '../mattermost/outbox.js';
 import { listTags, repositoryOf } from '../registry/tags.js';
 import { watchReleases, type Suggestion } from '../schedule/release-watch.js';
-import { newNonce, signContext } from './verify.js';
+import { planUpgradeAttachment } from './plan-button.js';
 
 const OFFICIAL = /(^|\/)mattermost\/mattermost-(team|enterprise)-edition$/;
-const BUTTON_TTL_MS = 30 * 24 * 3600_000;
 
 export interface ReleaseWatchDeps {
   config: Config;
@@ -81,28 +80,7 @@ export class ReleaseWatch {
     const lines = [m.releases.suggest(s.version, running, changelogUrl(config.upgrade.changelogUrl, s.version))];
     if (s.majorJump) lines.push(m.releases.major(skippedEsrs(running, s.version).at(-1) ?? `${running.split('.')[0]}.x`));
     if (!s.ready) lines.push(m.releases.buildFirst(s.version, repository));
-    const props = s.ready
-      ? {
-          attachments: [
-            {
-              fallback: m.releases.planFor(s.version),
-              text: m.releases.planFor(s.version),
-              actions: [
-                {
-                  id: 'plan',
-                  type: 'button',
-                  name: m.releases.plan,
-                  style: 'primary',
-                  integration: {
-                    url: `${config.bot.publicUrl}/mattermost/action`,
-                    context: signContext(config.bot.secret!, { job: `release:${s.version}`, action: 'plan', exp: this.d.now() + BUTTON_TTL_MS, nonce: newNonce() }),
-                  },
-                },
-              ],
-            },
-          ],
-        }
-      : undefined;
+    const props = s.ready ? { attachments: [planUpgradeAttachment(config, s.version, { name: m.releases.plan, text: m.releases.planFor(s.version) }, this.d.now())] } : undefined;
     await this.d.outbox.enqueue({ kind: 'create', key: `release:${s.version}:${s.ready ? 'ready' : 'build'}`, channel: { name: config.mattermost.adminChannel }, message: lines.join('\n\n'), ...(props ? { props } : {}) });
   }
 }

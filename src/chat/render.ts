@@ -2,7 +2,8 @@
  * What chat shows before a job runs: the plan with its facts and warnings, the status
  * table, and an engine refusal in the catalogue's words.
  */
-import { basename } from 'node:path';
+import { basename, relative } from 'node:path';
+import type { BuildState } from '../core/build/plan.js';
 import type { Config } from '../config/index.js';
 import { toBotError } from '../common/errors.js';
 import { compareVersions, parseVersion } from '../common/version.js';
@@ -17,8 +18,10 @@ import type { HistoryEntry } from '../state/history.js';
 import type { StatusReport } from '../status/collect.js';
 
 export interface PlanFacts {
-  kind: Extract<JobKind, 'upgrade' | 'rollback' | 'backup' | 'reindex'>;
+  kind: Extract<JobKind, 'upgrade' | 'rollback' | 'backup' | 'reindex' | 'build'>;
   state?: UpgradeState;
+  /** A build: what it builds and publishes. */
+  build?: BuildState;
   newestBackup: BackupFile | undefined;
   history: HistoryEntry[];
   requestedBy: string;
@@ -33,6 +36,7 @@ export interface PlanFacts {
 }
 
 export function renderPlan(m: Messages, config: Config, f: PlanFacts): string {
+  if (f.build) return renderBuildPlan(m, f.build, f.requestedBy);
   const s = f.state;
   const lines = [`#### ${m.plan.title(f.kind, s?.from ?? '', s?.target ?? '')}`, m.plan.requestedBy(f.requestedBy), ''];
   const rows: Array<[string, string]> = [];
@@ -75,6 +79,21 @@ export function renderPlan(m: Messages, config: Config, f: PlanFacts): string {
   }
   lines.push(...factsTable(rows));
   if (warnings.length > 0) lines.push('', `**${m.plan.warnings}**`, ...warnings.map((w) => `- :warning: ${w}`));
+  return lines.join('\n');
+}
+
+/** A build's plan: the checkout, the two images with their tags, how they are published; production untouched. */
+function renderBuildPlan(m: Messages, b: BuildState, requestedBy: string): string {
+  const lines = [`#### ${m.plan.title('build', '', b.version)}`, m.plan.requestedBy(requestedBy), ''];
+  const rows: Array<[string, string]> = [[m.build.checkout, `\`${b.checkout}\``]];
+  for (const i of b.images) rows.push([i.role === 'app' ? m.plan.appImage : m.plan.dbImage, m.build.imageLine(`${i.repository}:${b.version}`, `${relative(b.checkout, i.context) || '.'}/${i.dockerfile}`)]);
+  const args = b.images.flatMap((i) => Object.entries(i.buildArgs).map(([k, v]) => `\`${k}=${v}\``));
+  if (args.length > 0) rows.push([m.build.args, args.join(', ')]);
+  if (b.unusedServices.length > 0) rows.push([m.build.notBuilt, m.build.notBuiltValue(b.unusedServices.map((s) => `\`${s}\``).join(', '))]);
+  rows.push([m.build.publish, m.build.publishValue]);
+  rows.push([m.plan.downtime, m.build.noDowntime]);
+  lines.push(...factsTable(rows));
+  if (b.replaces.length > 0) lines.push('', `**${m.plan.warnings}**`, ...b.replaces.map((r) => `- :warning: ${m.build.replaces(r)}`));
   return lines.join('\n');
 }
 

@@ -28,7 +28,7 @@ const STATUS_INLINE_MS = 2_500;
 /** A response_url is valid 30 minutes; what is older is not sent. */
 const RESPONSE_URL_TTL_MS = 29 * 60_000;
 
-type JobCommand = Extract<ChatCommand, { kind: 'upgrade' | 'rollback' | 'backup' | 'reindex' }>;
+type JobCommand = Extract<ChatCommand, { kind: 'upgrade' | 'rollback' | 'backup' | 'reindex' | 'build' }>;
 
 export class ChatService {
   private planning: { user: string } | undefined;
@@ -73,6 +73,7 @@ export class ChatService {
       case 'refuse':
         return ephemeral(refusal(m, trigger, cmd));
     }
+    if (cmd.kind === 'build' && !this.d.config.build.context) return ephemeral(m.build.noContext(trigger));
     if (this.stopping) return ephemeral(m.refuse.stopping);
     const who = await identify(this.d.authorizer, this.d.log, req.userId, 'typed a command');
     if (!who) return ephemeral(m.refuse.cannotCheckUser);
@@ -88,7 +89,7 @@ export class ChatService {
     }
     this.planning = { user: who.username };
     this.track(this.planAndPost(cmd, req, who.username, at).finally(() => (this.planning = undefined)));
-    return ephemeral(m.ack.planning(cmd.kind === 'upgrade' ? m.what.upgrade(cmd.version) : m.what[cmd.kind]));
+    return ephemeral(m.ack.planning(cmd.kind === 'upgrade' ? m.what.upgrade(cmd.version) : cmd.kind === 'build' ? m.what.build(cmd.version) : m.what[cmd.kind]));
   }
 
   action(req: ActionRequest): Promise<ActionReply> {
@@ -145,7 +146,7 @@ export class ChatService {
     const { messages: m, config } = this.d;
     const request: PlanRequest = {
       kind: cmd.kind,
-      ...(cmd.kind === 'upgrade' ? { target: cmd.version } : {}),
+      ...(cmd.kind === 'upgrade' || cmd.kind === 'build' ? { target: cmd.version } : {}),
       ...(cmd.kind === 'rollback' ? { withDb: cmd.withDb } : {}),
       ...(at ? { at: at.at, ...(at.note ? { atNote: at.note } : {}) } : {}),
     };
@@ -159,11 +160,11 @@ export class ChatService {
       const pending: Pending = {
         id,
         kind: cmd.kind,
-        ...(s ? { target: s.target, from: s.from } : {}),
+        ...(s ? { target: s.target, from: s.from } : cmd.kind === 'build' ? { target: cmd.version } : {}),
         ...(request.withDb ? { withDb: true } : {}),
         ...(at ? { at: at.at, ...(at.note ? { atNote: at.note } : {}) } : {}),
         ...(facts.outside ? { outside: facts.outside } : {}),
-        title: s ? `${m.kind[cmd.kind]} ${s.from} → ${s.target}` : m.kind[cmd.kind],
+        title: s ? `${m.kind[cmd.kind]} ${s.from} → ${s.target}` : cmd.kind === 'build' ? `${m.kind.build} ${cmd.version}` : m.kind[cmd.kind],
         channelId: req.channelId,
         userId: req.userId,
         userName: username,
@@ -237,6 +238,8 @@ function refusal(m: ChatDeps['messages'], trigger: string, cmd: Extract<ChatComm
       return m.refuse.badAt(trigger, cmd.version, cmd.at, cmd.problem);
     case 'notYet':
       return m.refuse.notYet(cmd.what);
+    case 'buildVersion':
+      return m.build.badVersion(trigger);
     case 'extra':
       return m.refuse.extra(trigger, cmd.text);
   }

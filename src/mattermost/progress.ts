@@ -12,6 +12,8 @@ export interface ProgressModel {
   job: JobInfo | undefined;
   steps: Array<{ id: string; title: string; status: StepStatus }>;
   measure: { stepId: string; current: number; total: number | undefined; unit: 'bytes' | 'items' } | undefined;
+  /** A build step's current Dockerfile instruction and elapsed time, as the builder says it. */
+  note?: { stepId: string; text: string };
   /** The app is down from the start of the switch (or of stop-app) to its end (or start-app's). */
   downtimeFrom: number | undefined;
   downtimeTo: number | undefined;
@@ -29,6 +31,8 @@ export function emptyProgress(): ProgressModel {
 
 const DOWN_STARTS = new Set(['switch', 'stop-app']);
 const DOWN_ENDS = new Set(['switch', 'start-app']);
+/** Steps whose progress lines are shown under them (the builder's current instruction). */
+const NOTED = new Set(['build-app', 'build-db']);
 
 /** Folds one event into the model; `m` words the rollback stages. */
 export function applyEvent(model: ProgressModel, event: EngineEvent, m: Messages, now: number): void {
@@ -56,6 +60,7 @@ export function applyEvent(model: ProgressModel, event: EngineEvent, m: Messages
       return;
     case 'step-progress':
       if (event.current !== undefined) model.measure = { stepId: event.step.id, current: event.current, total: event.total, unit: event.unit ?? 'items' };
+      else if (NOTED.has(event.step.id)) model.note = { stepId: event.step.id, text: event.message };
       return;
     case 'step-done':
       status(event.step.id, 'done');
@@ -125,6 +130,7 @@ export function renderProgress(m: Messages, model: ProgressModel, now: number): 
     if (s.status === 'skipped') line += ` — _${m.progress.skipped}_`;
     if (s.status === 'interrupted') line += ` — _${m.progress.interrupted}_`;
     if (s.status === 'running' && model.measure?.stepId === s.id) line += ` — ${measureText(m, model.measure)}`;
+    if (s.status === 'running' && model.note?.stepId === s.id) line += ` — \`${model.note.text.replace(/`/g, "'").slice(0, 160)}\``;
     lines.push(line);
   }
   if (model.rollingBack) {
@@ -139,6 +145,7 @@ export function jobTitle(m: Messages, job: JobInfo): string {
   const s = job.subject;
   if (s?.from && s.to) return `${s.from} → ${s.to}`;
   if (s?.dump) return `\`${s.dump.split('/').at(-1)}\``;
+  if (job.kind === 'build' && s?.to) return s.to;
   return m.kind[job.kind];
 }
 

@@ -5,7 +5,7 @@
  * the upgrade has Mattermost down, or if the process stops before delivering. A job taken up
  * again after an interruption patches the post it had, when there is one.
  */
-import type { EngineEvent, EventSink, JobInfo } from '../core/events.js';
+import type { EngineEvent, EventSink, JobInfo, JobResult } from '../core/events.js';
 import type { Messages } from '../i18n/index.js';
 import type { ChannelRef, Outbox, OutboxMessage } from './outbox.js';
 import { applyEvent, emptyProgress, renderProgress, type ProgressModel } from './progress.js';
@@ -21,6 +21,8 @@ export interface ChatReporterDeps {
   announceChannel: ChannelRef;
   throttleMs?: number;
   now?: () => number;
+  /** Buttons for the result post (a *Plan upgrade* under a published build), or undefined. */
+  resultProps?: (result: JobResult) => Record<string, unknown> | undefined;
   /** A write to the outbox that failed (disk full…): never thrown into the engine. */
   onError?: (err: Error) => void;
 }
@@ -96,7 +98,8 @@ export function createChatReporter(deps: ChatReporterDeps): ChatReporter {
     const result = event.result;
     // A job refused before it changed anything needs no checklist of its own when none was posted.
     if (post !== 'none' || result.outcome !== 'refused') sendProgress();
-    write(() => ({ kind: 'create', key: `result:${result.job.id}`, channel: deps.channel, message: renderResult(m, result, model, deps.timeZone) }));
+    const props = deps.resultProps?.(result);
+    write(() => ({ kind: 'create', key: `result:${result.job.id}`, channel: deps.channel, message: renderResult(m, result, model, deps.timeZone), ...(props ? { props } : {}) }));
     const announcement = renderAnnouncement(m, result, deps.timeZone);
     if (announcement) write(() => ({ kind: 'create', key: `announce:${result.job.id}`, channel: deps.announceChannel, message: announcement }));
   };

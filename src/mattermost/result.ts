@@ -18,7 +18,11 @@ export function renderResult(m: Messages, result: JobResult, model: ProgressMode
   const from = str(details.from) ?? job.subject?.from ?? '';
   const to = str(details.to) ?? job.subject?.to ?? '';
   const title =
-    result.outcome === 'succeeded'
+    job.kind === 'build' && result.outcome === 'refused' && model.failedStep
+      ? m.result.buildFailed
+      : job.kind === 'build' && result.outcome === 'human-needed'
+        ? m.result.buildHalfWay
+        : result.outcome === 'succeeded'
       ? m.result.succeeded[job.kind](to)
       : result.outcome === 'rolled-back'
         ? m.result.rolledBack(job.kind, job.kind === 'upgrade' || job.kind === 'rollback' ? from : '')
@@ -43,6 +47,7 @@ export function renderResult(m: Messages, result: JobResult, model: ProgressMode
   const at = str(details.restoreLoses)?.match(/\d{4}-\d\d-\d\dT[\d:.]+Z/)?.[0];
   if (at && result.outcome === 'succeeded') rows.push([m.result.restoreLoses, m.result.restoreLosesValue(dateTime(m, Date.parse(at), timeZone))]);
   if (typeof details.reindexMs === 'number') rows.push([m.result.reindexTook, duration(m, details.reindexMs)]);
+  if (job.kind === 'build') rows.push(...buildRows(m, details));
   rows.push([m.result.took, duration(m, result.durationMs)]);
   const changelog = str(details.changelog);
   if (changelog && result.outcome === 'succeeded') rows.push([m.result.changelog, changelog]);
@@ -51,6 +56,9 @@ export function renderResult(m: Messages, result: JobResult, model: ProgressMode
 
   if (model.rollbackLines.length > 0 && result.outcome !== 'succeeded') {
     lines.push('', `**${m.result.rolledBackWhat}**`, ...model.rollbackLines.map((l) => `- ${l}`));
+  }
+  if (job.kind === 'build' && result.outcome !== 'succeeded' && result.reason) {
+    lines.push('', `**${m.result.buildError}**`, '```', ...result.reason.split('\n').slice(0, MAX_LOG_LINES).map((l) => l.replace(/```/g, "'''")), '```');
   }
   if (logLines.length > 0) {
     const shown = logLines.slice(-MAX_LOG_LINES).map((l) => (l.length > MAX_LOG_LINE ? `${l.slice(0, MAX_LOG_LINE - 1)}…` : l));
@@ -77,6 +85,18 @@ export function renderAnnouncement(m: Messages, result: JobResult, timeZone: str
     return m.announce.restored(when === undefined ? `\`${basename(String(d.restored ?? ''))}\`` : dateTime(m, when, timeZone));
   }
   return undefined;
+}
+
+/** What a build published (each tag with its digest) and what became of the local images. */
+function buildRows(m: Messages, d: Record<string, unknown>): Array<[string, string]> {
+  const rows: Array<[string, string]> = [];
+  const refs = Array.isArray(d.references) ? (d.references as Array<{ ref: string; digest: string | null }>) : [];
+  const published = refs.filter((r) => r.digest);
+  if (published.length > 0) rows.push([m.result.published, published.map((r) => `\`${r.ref}\` \`${r.digest!.slice(0, 19)}…\``).join('<br>')]);
+  const removed = Array.isArray(d.localRemoved) ? d.localRemoved.length : undefined;
+  const kept = Array.isArray(d.localKept) ? (d.localKept as string[]) : [];
+  if (removed !== undefined || kept.length > 0) rows.push([m.result.localImages, kept.length > 0 ? m.result.localKept(kept.map((k) => `\`${k}\``).join(', ')) : m.result.localRemoved(removed ?? 0)]);
+  return rows;
 }
 
 function upDText(m: Messages, o: UpDOutlook): string {

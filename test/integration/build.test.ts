@@ -14,6 +14,10 @@ import { startRegistry } from '../bed/daemons.js';
 import { readRows } from '../bed/deploy.js';
 import { run } from '../bed/proc.js';
 import { bed, fresh } from './helpers/upgrades.js';
+import { startBot } from '../bed/bot.js';
+import { MattermostApi } from '../mattermost/client.js';
+import { TOKENS, WORLD } from '../mattermost/world.js';
+import { actionsOf, botEnv as chatEnv, ChatView } from './helpers/chat.js';
 
 const FIXTURE = new URL('../fixtures/upstream/', import.meta.url).pathname.replace(/\/$/, '');
 const docker = (args: string[], env: Record<string, string> = {}) => run('docker', args, { env: { ...process.env, DOCKER_HOST: bed.dockerHost, ...env } });
@@ -212,5 +216,51 @@ describe('mm-upgrade build', () => {
     assert.deepEqual(await readRows(d.appUrl), d.rows);
     const res = await fetch(`${d.appUrl}/api/v4/system/ping`);
     assert.equal(res.headers.get('x-version-id')?.split('.').slice(0, 3).join('.'), '1.2.3');
+  });
+});
+
+describe('/upgrade build in chat', () => {
+  it('asked and confirmed in chat: the plan, the builder\'s step in the progress post, the result with the digests and a *Plan upgrade to 1.2.3* button that plans it', async () => {
+    const images = repos();
+    const checkout = await runnableCheckout();
+    const d = await fresh('team');
+    const api = new MattermostApi(d.appUrl);
+    const chat = new ChatView(api, await api.seed(WORLD));
+    const env = await chatEnv({ ...d.env, APP_IMAGE: images.app, DB_IMAGE: images.db, BUILD_CONTEXT: checkout }, { BOT_LOCALE: 'en' });
+    env.MM_SLASH_TOKENS = (JSON.parse((await mmUpgrade(['register-command', '--json'], env)).stdout) as { token: string }).token;
+    const bot = await startBot(env);
+    try {
+      const since = Date.now();
+      const typed = await chat.type(TOKENS.admin, 'build 1.2.3');
+      assert.match(typed.text, /Preparing the plan for building and publishing 1\.2\.3/);
+      const plan = await chat.waitPost('upgrades', since, (p) => actionsOf(p).length === 2, 30_000, true);
+      assert.match(plan.message, /Build plan: the images of Mattermost \*\*1\.2\.3\*\*/);
+      assert.ok(plan.message.includes(`\`${images.app}:1.2.3\` (and \`latest\`) from \`app/Dockerfile\``), plan.message);
+      assert.match(plan.message, /`edition=team`/);
+      assert.match(plan.message, /\| Not built \| `web` \(not used\) \|/);
+      assert.deepEqual(actionsOf(plan).map((a) => a.name), ['Build and push now', 'Cancel']);
+
+      const clicked = Date.now();
+      assert.equal((await chat.api.click(TOKENS.admin, plan.id, 'confirm')).status, 200);
+      const result = await chat.waitPost('upgrades', clicked, (p) => /^#### ✅ Images of Mattermost 1\.2\.3 built and published/.test(p.message), 120_000, true);
+      for (const repo of [images.app, images.db]) {
+        const digest = (await manifest(`${repo}:1.2.3`)).digest;
+        assert.ok(result.message.includes(`\`${repo}:1.2.3\` \`${digest.slice(0, 19)}…\``), result.message);
+      }
+      assert.match(result.message, /Local images \| 4 tags removed, no local copy left/);
+      assert.deepEqual(actionsOf(result).map((a) => a.name), ['Plan upgrade to 1.2.3']);
+      // The progress post showed the builder's current instruction while it ran.
+      const progress = (await chat.botPosts('upgrades', true)).find((p) => p.create_at >= clicked && /^#### Build (in progress|finished): 1\.2\.3/.test(p.message))!;
+      const versions = (await api.versions(progress.id)).map((v) => v.message);
+      assert.ok(versions.some((v) => /⏳ Build the app image — `Step \d+\/\d+ : /.test(v)), versions.join('\n---\n'));
+      assert.deepEqual(await registryTags(bed.registry, images.app), ['1.2.3', 'latest']);
+
+      const planClick = Date.now();
+      assert.equal((await chat.api.click(TOKENS.admin, result.id, 'plan')).status, 200);
+      const upgradePlan = await chat.waitPost('upgrades', planClick, (p) => actionsOf(p).length === 2, 30_000, true);
+      assert.match(upgradePlan.message, /Upgrade plan: Mattermost 1\.0\.0 → \*\*1\.2\.3\*\*/);
+    } finally {
+      await bot.stop();
+    }
   });
 });

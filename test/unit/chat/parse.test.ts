@@ -27,4 +27,13 @@ describe('/upgrade text', () => {
     assert.deepEqual(parseCommand('status now'), { kind: 'refuse', reason: 'extra', text: 'status now' });
     assert.deepEqual(parseCommand('rehearse 10.11.4'), { kind: 'refuse', reason: 'notYet', what: '/upgrade rehearse' });
   });
+
+  it('build X.Y.Z, and what to type when the version is missing or loose', () => {
+    assert.deepEqual(parseCommand('build 10.11.4'), { kind: 'build', version: '10.11.4' });
+    assert.deepEqual(parseCommand('Build  10.11.4 '), { kind: 'build', version: '10.11.4' });
+    assert.deepEqual(parseCommand('build'), { kind: 'refuse', reason: 'buildVersion' });
+    assert.deepEqual(parseCommand('build 10.11.4 now'), { kind: 'refuse', reason: 'buildVersion' });
+    assert.deepEqual(parseCommand('build latest'), { kind: 'refuse', reason: 'latest' });
+    assert.deepEqual(parseCommand('build v10.11'), { kind: 'refuse', reason: 'badVersion', input: 'v10.11', suggestion: 'build 10.11.0' });
+  });
 });

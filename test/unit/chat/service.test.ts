@@ -131,6 +131,12 @@ describe('chat conversation (engine stood in)', () => {
   const botPosts = async () => (await api.posts(world.channels.upgrades!.id, true)).filter((p) => p.user_id === world.users['upgrade-bot']!.id);
   const plans = async () => (await botPosts()).filter((p) => Array.isArray(p.props.attachments) && (p.props.attachments as unknown[]).length > 0);
 
+  it('/upgrade build without BUILD_CONTEXT says what to set, or to build on the host; a missing version says what to type', async () => {
+    assert.match(await type(TOKENS.admin, 'build 1.2.3'), /`\/upgrade build` needs `BUILD_CONTEXT` \(the upstream checkout on the host\).*`mm-upgrade build X\.Y\.Z --context <dir> --push`/);
+    assert.match(await type(TOKENS.admin, 'build'), /Which version\? Type `\/upgrade build X\.Y\.Z`/);
+    assert.equal((await plans()).length, 0);
+  });
+
   it('says a plan is on its way, refuses a second request meanwhile, then posts the plan with two signed buttons', async () => {
     let released = false;
     releasePlanning = () => (released = true);
