@@ -6,13 +6,14 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JobResult } from '../../src/core/events.js';
-import { mmUpgrade } from '../bed/cli.js';
+import { mmUpgrade, mmUpgradeBackground } from '../bed/cli.js';
+import { acquireJobLock } from '../../src/state/job-lock.js';
 import { startRegistry } from '../bed/daemons.js';
 import { readRows } from '../bed/deploy.js';
-import { run } from '../bed/proc.js';
+import { run, waitFor } from '../bed/proc.js';
 import { bed, fresh } from './helpers/upgrades.js';
 import { startBot } from '../bed/bot.js';
 import { MattermostApi } from '../mattermost/client.js';
@@ -166,6 +167,31 @@ describe('mm-upgrade build', () => {
     const local = await localRefs();
     for (const ref of [`${images.app}:1.2.3`, `${images.db}:latest`]) assert.ok(local.includes(ref), ref);
     await docker(['rmi', `${images.app}:1.2.3`, `${images.app}:latest`, `${images.db}:1.2.3`, `${images.db}:latest`]);
+  });
+
+  it('takes the single-job lock: refused with exit 4 while another job runs, naming it', async () => {
+    const env = botEnv(repos());
+    const held = await acquireJobLock(env.STATE_DIR!, { jobId: 'j-upgrade', kind: 'upgrade', owner: 'chat:pica-admin', title: 'upgrade 1.0.0 → 1.1.0', startedAt: new Date().toISOString() });
+    assert.ok(held.acquired);
+    const r = await mmUpgrade(['build', '1.2.3', '--context', FIXTURE, '--push'], env);
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /another job is running: upgrade 1\.0\.0 → 1\.1\.0 \(by chat:pica-admin/);
+  });
+
+  it('killed (-9) in the middle of a build: the next start takes it up and removes what it had made', async () => {
+    const images = repos();
+    const checkout = await runnableCheckout();
+    const env = botEnv(images);
+    const job = mmUpgradeBackground(['build', '1.2.3', '--context', checkout, '--push'], env);
+    await job.waitFor(/Step \d+\/\d+ : ADD postgres\.tar/, 120_000);
+    job.child.kill('SIGKILL');
+    await job.done;
+    const s = await mmUpgrade(['status', '--json'], env);
+    assert.match(s.stderr, /Recovered an interrupted job: build 1\.2\.3 and push \(by cli:[^)]+\): ROLLED-BACK: interrupted at step build-db; recovered by rolling back/);
+    assert.equal(existsSync(join(env.STATE_DIR!, 'job.lock')), false);
+    // The builder stops with its client; whatever it had tagged is gone.
+    await waitFor('no local tag of the interrupted build', async () => ((await localRefs()).some((x) => x.startsWith(images.app) || x.startsWith(images.db)) ? undefined : true), { timeoutMs: 10_000, intervalMs: 200 });
+    assert.deepEqual(await registryTags(bed.registry, images.app), []);
   });
 
   it('a registry that wants credentials: wrong ones are refused clearly (nothing published, password never shown); right ones, from `docker login`, publish', async () => {

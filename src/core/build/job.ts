@@ -212,7 +212,7 @@ export async function putBackTags(engine: DockerEngine, tags: Array<{ ref: strin
       out.removed.push(label);
     } catch (err) {
       if (!(err instanceof DockerError) || (err.statusCode !== 409 && err.code !== ErrorCode.NotFound)) throw err;
-      if (err.statusCode === 409) out.kept.push(`${label}: ${err.message.replace(/^could not [^:]+: /, '')}`);
+      if (err.statusCode === 409) out.kept.push(`${label}: ${err.message.replace(`could not remove image ${what}: `, '')}`);
     }
   };
   for (const { ref, before } of tags) {

@@ -53,6 +53,34 @@ function job(steps: Step<S>[]): JobDefinition<S> {
 }
 
 describe('JobRunner', () => {
+  it('a job whose undo leaves everything as it was (undoneOutcome refused) counts as refused once undone, or when it fails before any change', async () => {
+    const h = harness();
+    const undoable = { ...job([step('a', async (c) => void (await c.registerUndo('note', 'a'))), step('b', async () => { throw new Error('the builder failed'); })]), undoneOutcome: 'refused' as const };
+    const r = await h.runner.run(undoable);
+    assert.equal(r.outcome, 'refused');
+    assert.deepEqual(h.undone, ['a']);
+    assert.match(r.summary, /failed at step b; what it had made is removed: nothing changed/);
+    assert.match(r.reason!, /the builder failed/);
+    const early = await h.runner.run({ ...job([step('a', async () => { throw new Error('Docker is not reachable'); })]), undoneOutcome: 'refused' });
+    assert.equal(early.outcome, 'refused');
+  });
+
+  it('a step that leaves a state for a person gives the commands that finish it, then those of the undos, and keeps its hint', async () => {
+    const h = harness();
+    const r = await h.runner.run(
+      job([
+        step('a', async (c) => void (await c.registerUndo('note', 'a'))),
+        step('b', async () => {
+          throw new UpgradeBotError(ErrorCode.HumanNeeded, 'half of it is published', { hint: 'or run it again', manual: ['docker push x:1', 'docker push x:latest'] });
+        }),
+      ]),
+    );
+    assert.equal(r.outcome, 'human-needed');
+    assert.deepEqual(r.manualSteps, ['docker push x:1', 'docker push x:latest', 'echo undo a']);
+    assert.equal(r.hint, 'or run it again');
+    assert.deepEqual(h.undone, [], 'nothing is undone automatically');
+  });
+
   it('runs the steps in order, journals each before and after, and releases the lock', async () => {
     const h = harness();
     const result = await h.runner.run(job([step('a', async (c) => void c.state.log.push('a')), step('b', async (c) => void c.state.log.push('b'))]));
