@@ -3,7 +3,7 @@
  * passed down; nothing below reaches for a global. The CLI, chat and schedules all drive
  * the same runner with the same jobs.
  */
-import { recoverInterruptedRestore } from './backup/dump.js';
+import { recoverInterruptedRestore } from './backup/restore.js';
 import { loadEnvFile, readConfig, secretsOf, type Config, type ConfigPurpose } from './config/index.js';
 import type { EventSink, JobInfo } from './core/events.js';
 import { messagesFor, type Messages } from './i18n/index.js';

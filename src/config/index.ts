@@ -12,9 +12,9 @@ import { ConfigError } from '../common/errors.js';
 import { parseBool, parseDuration, parseList } from './parse.js';
 import { parseWindow } from '../schedule/window.js';
 
-import type { Config, ConfigPurpose, DbFollowsApp, DockerHost, Locale } from './types.js';
+import type { Config, ConfigPurpose, DbFollowsApp, DockerHost, Locale, RehearsalMode } from './types.js';
 
-export type { Config, ConfigPurpose, DbFollowsApp, DockerHost, Locale } from './types.js';
+export type { Config, ConfigPurpose, DbFollowsApp, DockerHost, Locale, RehearsalMode } from './types.js';
 
 export const DEFAULT_CHANGELOG_URL = 'https://docs.mattermost.com/product-overview/mattermost-v{major}-changelog.html';
 
@@ -134,6 +134,7 @@ export function readConfig(
     return v;
   };
 
+  const healthS = seconds('HEALTH_TIMEOUT', '300');
   const config: Config = {
     mattermost: {
       url: (mmUrl ?? '').replace(/\/+$/, ''),
@@ -179,7 +180,7 @@ export function readConfig(
       stopTimeoutS: seconds('DB_STOP_TIMEOUT', '60'),
     },
     upgrade: {
-      healthTimeoutMs: seconds('HEALTH_TIMEOUT', '300') * 1000,
+      healthTimeoutMs: healthS * 1000,
       verifyWindowMs: duration('VERIFY_WINDOW', '60s'),
       maintenanceWindow: check('MAINTENANCE_WINDOW', '00:00-24:00', parseWindow, 'HH:MM-HH:MM, for example 22:00-07:00, several joined by commas'),
       timeZone,
@@ -193,6 +194,10 @@ export function readConfig(
       keep: check('BACKUP_KEEP', '7', (v) => (/^\d+$/.test(v) && Number(v) >= 1 ? Number(v) : undefined), 'a whole number of dumps, 1 or more'),
     },
     schedules: { releaseWatchCron: cronOf('RELEASE_WATCH_CRON', '0 9 * * *'), backupCron: cronOf('BACKUP_CRON', ''), releaseWatchImage: watchImage },
+    rehearsal: {
+      mode: check<RehearsalMode>('REHEARSAL', 'auto', (v) => (['auto', 'always', 'never'].includes(v.toLowerCase()) ? (v.toLowerCase() as RehearsalMode) : undefined), 'auto, always or never'),
+      timeoutMs: seconds('REHEARSAL_TIMEOUT', String(healthS)) * 1000,
+    },
     build: { context: raw('BUILD_CONTEXT') === undefined ? undefined : resolve(cwd, raw('BUILD_CONTEXT')!) },
     logLevel: check('LOG_LEVEL', 'info', (v) => (LOG_LEVELS.includes(v) ? v : undefined), LOG_LEVELS.join(', ')),
   };

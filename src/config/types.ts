@@ -4,6 +4,8 @@ import type { MaintenanceWindow } from '../schedule/window.js';
 export type DockerHost = { kind: 'socket'; socketPath: string } | { kind: 'tcp'; host: string; port: number; protocol: 'http' | 'https' };
 export type DbFollowsApp = 'auto' | 'true' | 'false';
 export type Locale = 'en' | 'fr';
+/** REHEARSAL: `auto` rehearses an upgrade that changes the minor or major version. */
+export type RehearsalMode = 'auto' | 'always' | 'never';
 /** `cli` needs the Mattermost URL only; `serve` also needs the bot's credentials; `register` its token and team. */
 export type ConfigPurpose = 'cli' | 'serve' | 'register';
 
@@ -65,5 +67,7 @@ export interface Config {
   backup: { dir: string; maxAgeMs: number; keep: number };
   schedules: { releaseWatchCron: string | undefined; backupCron: string | undefined; /** RELEASE_WATCH_IMAGE; undefined: the app image when it is Mattermost's own, else mattermost/mattermost-team-edition. */ releaseWatchImage: string | undefined };
   build: { context: string | undefined };
+  /** REHEARSAL and REHEARSAL_TIMEOUT (default HEALTH_TIMEOUT). */
+  rehearsal: { mode: RehearsalMode; timeoutMs: number };
   logLevel: string;
 }

@@ -4,7 +4,9 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { dbTarget, recoverInterruptedRestore, restoreDump, takeBackup, verifyDump, type BackupResult, type DbTarget } from '../backup/dump.js';
+import { takeBackup, verifyDump, type BackupResult } from '../backup/dump.js';
+import { dbTarget, type DbTarget } from '../backup/psql.js';
+import { recoverInterruptedRestore, restoreDump } from '../backup/restore.js';
 import { formatDuration } from '../config/parse.js';
 import { parseImageRef } from '../docker/compose/index.js';
 import { resolveDeployment } from '../docker/deployment.js';

@@ -174,6 +174,56 @@ export class DockerodeEngine implements DockerEngine {
     return { imageId: built.Id, contextBytes: context.bytes() };
   }
 
+  async createContainer(body: Record<string, unknown>): Promise<string> {
+    const created = await this.call(() => this.docker.createContainer(body as Docker.ContainerCreateOptions), `create container ${String(body.name ?? '')}`);
+    return created.id;
+  }
+
+  async discardContainer(idOrName: string): Promise<void> {
+    try {
+      await this.docker.getContainer(idOrName).remove({ force: true, v: true });
+    } catch (err) {
+      if ((err as ModemError).statusCode === 404) return;
+      throw this.wrap(err, `remove container ${idOrName}`);
+    }
+  }
+
+  async createVolume(name: string, labels: Record<string, string>): Promise<void> {
+    await this.call(() => this.docker.createVolume({ Name: name, Labels: labels }), `create volume ${name}`);
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    try {
+      await this.docker.getVolume(name).remove();
+    } catch (err) {
+      if ((err as ModemError).statusCode === 404) return;
+      throw this.wrap(err, `remove volume ${name}`);
+    }
+  }
+
+  async listVolumes(label: string): Promise<string[]> {
+    const r = await this.call(() => this.docker.listVolumes({ filters: { label: [label] } }), 'list volumes');
+    return (r.Volumes ?? []).map((v) => v.Name);
+  }
+
+  async createNetwork(name: string, opts: { internal: boolean; labels: Record<string, string> }): Promise<void> {
+    await this.call(() => this.docker.createNetwork({ Name: name, Internal: opts.internal, Labels: opts.labels, CheckDuplicate: true }), `create network ${name}`);
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    try {
+      await this.docker.getNetwork(name).remove();
+    } catch (err) {
+      if ((err as ModemError).statusCode === 404) return;
+      throw this.wrap(err, `remove network ${name}`);
+    }
+  }
+
+  async listNetworks(label: string): Promise<string[]> {
+    const r = await this.call(() => this.docker.listNetworks({ filters: { label: [label] } }), 'list networks');
+    return r.map((n) => n.Name);
+  }
+
   async tagImage(source: string, ref: string): Promise<void> {
     const { name, tag } = parseImageRef(ref);
     await this.call(() => this.docker.getImage(source).tag({ repo: name, tag: tag ?? 'latest' }), `tag ${source} as ${ref}`);

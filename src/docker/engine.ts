@@ -115,6 +115,19 @@ export interface DockerEngine {
   buildImage(opts: BuildImageOptions): Promise<BuiltImage>;
   /** Gives the image `source` (a reference or an ID) the tag `ref`. */
   tagImage(source: string, ref: string): Promise<void>;
+  /**
+   * Scratch resources (a rehearsal's): a container created from a raw Engine create body, a
+   * volume, a network; found again by label; removed with their anonymous volumes. Never used
+   * on production's containers, volumes or networks.
+   */
+  createContainer(body: Record<string, unknown>): Promise<string>;
+  discardContainer(idOrName: string): Promise<void>;
+  createVolume(name: string, labels: Record<string, string>): Promise<void>;
+  removeVolume(name: string): Promise<void>;
+  listVolumes(label: string): Promise<string[]>;
+  createNetwork(name: string, opts: { internal: boolean; labels: Record<string, string> }): Promise<void>;
+  removeNetwork(name: string): Promise<void>;
+  listNetworks(label: string): Promise<string[]>;
   /** Pushes `repo:tag`; the digest of the manifest the registry stored. */
   pushImage(ref: string, onProgress?: (p: PullProgress) => void): Promise<{ digest: string }>;
   /** `already-stopped` when the Engine answers 304. */

@@ -2,7 +2,7 @@
  * `status`: what runs (tags, server version, health), what the compose file pins, the
  * drift between the two, the newest backup and the running job.
  */
-import { dbTarget, pgIsReady } from '../backup/dump.js';
+import { dbTarget, pgIsReady } from '../backup/psql.js';
 import { listBackups } from '../backup/store.js';
 import type { Config } from '../config/index.js';
 import { parseImageRef } from '../docker/compose/index.js';

@@ -4,7 +4,7 @@
  * A container that exits or restarts while we wait fails the wait at once, with the log
  * lines that explain why.
  */
-import { dbTarget, pgIsReady } from '../../backup/dump.js';
+import { dbTarget, pgIsReady } from '../../backup/psql.js';
 import type { Config } from '../../config/index.js';
 import { ServiceFailedError, TimeoutError } from '../../common/errors.js';
 import type { DockerEngine, LogLine } from '../../docker/engine.js';

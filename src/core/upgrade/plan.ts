@@ -3,7 +3,8 @@
  * before the last upgrade): validate → precheck → backup → pull → compose → switch →
  * verify → cleanup. Steps change nothing until `compose`; each change registers its undo.
  */
-import { dbTarget, takeBackup } from '../../backup/dump.js';
+import { takeBackup } from '../../backup/dump.js';
+import { dbTarget } from '../../backup/psql.js';
 import { formatDuration } from '../../config/parse.js';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';

@@ -5,7 +5,8 @@
  * And its undo, `putBackPrevious`: converge to the previous images the same way, restoring
  * the pre-upgrade dump when the previous version will not come up on the database as it is.
  */
-import { dbTarget, recoverInterruptedRestore, restoreDump } from '../../backup/dump.js';
+import { dbTarget } from '../../backup/psql.js';
+import { recoverInterruptedRestore, restoreDump } from '../../backup/restore.js';
 import type { ContainerSpec } from '../../docker/engine.js';
 import type { EngineDeps } from './deps.js';
 import { ServiceFailedError } from '../../common/errors.js';

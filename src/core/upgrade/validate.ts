@@ -3,7 +3,8 @@
  * only reads; a refusal says why and what to type instead.
  */
 import { mkdir, statfs } from 'node:fs/promises';
-import { databaseSize, dbTarget, pgIsReady, verifyDump } from '../../backup/dump.js';
+import { verifyDump } from '../../backup/dump.js';
+import { databaseSize, dbTarget, pgIsReady } from '../../backup/psql.js';
 import { inWindow } from '../../schedule/window.js';
 import { formatImageRef, parseImageRef } from '../../docker/compose/index.js';
 import { resolveDeployment, runsPinnedImage, type ServiceTarget } from '../../docker/deployment.js';

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { takeBackup, type DbTarget } from '../../../src/backup/dump.js';
+import { takeBackup } from '../../../src/backup/dump.js';
+import type { DbTarget } from '../../../src/backup/psql.js';
 import { BackupError, ExitCode } from '../../../src/common/errors.js';
 import type { DockerEngine, ExecOptions, ExecResult } from '../../../src/docker/engine.js';
 
