@@ -17,6 +17,7 @@ import type { JobDefinition } from './core/plan/step.js';
 import { describePlan, upgradeJob } from './core/upgrade/plan.js';
 import { buildJob } from './core/build/job.js';
 import { planBuild } from './core/build/plan.js';
+import { planRehearsal, rehearseJob } from './core/rehearse/job.js';
 import { planRollback } from './core/upgrade/rollback.js';
 import { planMove } from './core/upgrade/validate.js';
 import { buildChatAdapters, buildChatNotifier, buildContext, buildEngine, type AppContext, type Engine } from './main.js';
@@ -43,7 +44,9 @@ Commands:
                                           checkout (default BUILD_CONTEXT), tag X.Y.Z and
                                           latest; --push publishes them and removes the
                                           local copies
-  rehearse <X.Y.Z> [--json]               (not available in this version yet)
+  rehearse <X.Y.Z> [--json]               run X.Y.Z on a scratch copy of the database,
+                                          production untouched; report the migration
+                                          time and log errors; remove what it made
   register-command [--json]               create or update /upgrade in MM_TEAM, print its token
 
 Configuration comes from the environment and ./.env (see .env.example).
@@ -248,6 +251,20 @@ const commands: Record<string, Handler> = {
         setVersion: Boolean(values['set-version']),
       });
       return await runJob(io, s.engine, buildJob(s.engine.deps, state, owner(io.env)), json);
+    } finally {
+      await s.close();
+    }
+  },
+
+  rehearse: async (args, io) => {
+    const { values, positionals } = parse(args, { json: { type: 'boolean' } }, 1);
+    if (positionals[0] === undefined) throw new BadInputError('which version? expected `mm-upgrade rehearse X.Y.Z`, for example `mm-upgrade rehearse 10.11.4`');
+    const json = Boolean(values.json);
+    const s = await start(io, json);
+    try {
+      await refuseIfLocked(s.ctx);
+      const state = await planRehearsal(s.engine.deps, positionals[0]);
+      return await runJob(io, s.engine, rehearseJob(s.engine.deps, state, owner(io.env)), json);
     } finally {
       await s.close();
     }

@@ -9,6 +9,7 @@ import type { EventSink, JobInfo } from './core/events.js';
 import { messagesFor, type Messages } from './i18n/index.js';
 import { maintenanceUndoHandlers } from './core/maintenance.js';
 import { buildAssessor, buildUndoHandlers } from './core/build/job.js';
+import { rehearsalUndoHandlers } from './core/rehearse/job.js';
 import { createChatApi, type ChatApi } from './mattermost/client.js';
 import { Outbox } from './mattermost/outbox.js';
 import { ChatReporterHub, createChatReporter } from './mattermost/reporter.js';
@@ -61,8 +62,8 @@ export function buildEngine(ctx: AppContext, emit: EventSink): Engine {
   const deps: EngineDeps = { config: ctx.config, engine: ctx.engine, probe: (url) => probeServer(url), clock: realClock, compose: ctx.compose };
   const runner = new JobRunner({
     stateDir: ctx.config.bot.stateDir,
-    undoHandlers: { ...upgradeUndoHandlers(deps), ...maintenanceUndoHandlers(deps), ...buildUndoHandlers(deps) },
-    assessors: { upgrade: upgradeAssessor(deps), rollback: upgradeAssessor(deps), build: buildAssessor() },
+    undoHandlers: { ...upgradeUndoHandlers(deps), ...maintenanceUndoHandlers(deps), ...buildUndoHandlers(deps), ...rehearsalUndoHandlers(deps) },
+    assessors: { upgrade: upgradeAssessor(deps), rollback: upgradeAssessor(deps), build: buildAssessor(deps) },
     emit: (event) => {
       emit(event);
       if (event.type === 'job-finished') ctx.logger.debug('job finished', { job: event.result.job.id, outcome: event.result.outcome, summary: event.result.summary });

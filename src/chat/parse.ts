@@ -15,7 +15,7 @@ export type ChatCommand =
   | { kind: 'refuse'; reason: 'latest' }
   | { kind: 'refuse'; reason: 'badAt'; version: string; at: string; problem: 'format' | 'invalid-date' | 'past' }
   | { kind: 'refuse'; reason: 'notYet'; what: string }
-  | { kind: 'refuse'; reason: 'buildVersion' }
+  | { kind: 'refuse'; reason: 'buildVersion'; input?: string; suggestion?: string }
   | { kind: 'refuse'; reason: 'extra'; text: string };
 
 export function parseCommand(text: string): ChatCommand {
@@ -41,10 +41,9 @@ export function parseCommand(text: string): ChatCommand {
     case 'build': {
       const [v, ...more] = rest;
       if (v === undefined || more.length > 0) return { kind: 'refuse', reason: 'buildVersion' };
-      if (/^(latest|stable)$/i.test(v)) return { kind: 'refuse', reason: 'latest' };
       if (!isStrictVersion(v)) {
-        const loose = semver.coerce(v);
-        return { kind: 'refuse', reason: 'badVersion', input: v, ...(loose && loose.version !== v ? { suggestion: `build ${loose.version}` } : {}) };
+        const loose = /^(latest|stable)$/i.test(v) ? null : semver.coerce(v);
+        return { kind: 'refuse', reason: 'buildVersion', input: v, ...(loose ? { suggestion: loose.version } : {}) };
       }
       return { kind: 'build', version: v };
     }

@@ -239,7 +239,7 @@ function refusal(m: ChatDeps['messages'], trigger: string, cmd: Extract<ChatComm
     case 'notYet':
       return m.refuse.notYet(cmd.what);
     case 'buildVersion':
-      return m.build.badVersion(trigger);
+      return m.build.badVersion(trigger, cmd.input, cmd.suggestion);
     case 'extra':
       return m.refuse.extra(trigger, cmd.text);
   }

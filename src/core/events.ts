@@ -4,7 +4,7 @@
  */
 import type { MessageTag } from '../common/errors.js';
 
-export type JobKind = 'upgrade' | 'rollback' | 'backup' | 'restore' | 'reindex' | 'recover' | 'build';
+export type JobKind = 'upgrade' | 'rollback' | 'backup' | 'restore' | 'reindex' | 'recover' | 'build' | 'rehearse';
 
 export interface JobInfo {
   id: string;

@@ -44,7 +44,17 @@ export function packContext(dir: string, dockerfile = 'Dockerfile'): BuildContex
       done(null, chunk);
     },
   });
-  const pack = tar.pack(dir, { ignore });
+  // As `docker build` sends it: modes as they are (no umask), owned by root.
+  const options: tar.PackOptions & { umask: number } = {
+    ignore,
+    umask: 0, // tar-fs supports it; its types do not say so
+    map: (header) => {
+      header.uid = 0;
+      header.gid = 0;
+      return header;
+    },
+  };
+  const pack = tar.pack(dir, options);
   pack.on('error', (err) => counter.destroy(err));
   return { stream: pack.pipe(counter), bytes: () => bytes };
 }

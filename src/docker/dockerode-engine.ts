@@ -142,6 +142,8 @@ export class DockerodeEngine implements DockerEngine {
           buildargs: opts.buildArgs ?? {},
           rm: true,
           forcerm: true,
+          // Credentials for the FROM images, as `docker build` sends them.
+          ...(this.auth ? { registryconfig: this.auth.registryConfig(opts.tags) } : {}),
         } as unknown as Docker.ImageBuildOptions) as Promise<NodeJS.ReadableStream>,
       what,
     );

@@ -53,6 +53,20 @@ export class RegistryCredentials {
     return undefined;
   }
 
+  /**
+   * X-Registry-Config for a build (its FROM images): every registry of the Docker config with
+   * a user and password, and the registries of `refs` with REGISTRY_USER when it is set.
+   */
+  registryConfig(refs: string[]): Record<string, { username: string; password: string }> {
+    const out: Record<string, { username: string; password: string }> = {};
+    for (const key of Object.keys(this.read()?.auths ?? {})) {
+      const entry = this.entry(key);
+      if (entry?.username && entry.password) out[key] = { username: entry.username, password: entry.password };
+    }
+    if (this.explicit) for (const ref of refs) out[registryOf(ref)] = { ...this.explicit };
+    return out;
+  }
+
   /** User and password for the registry's HTTP API (Basic auth, or a token request), when known. */
   basicFor(ref: string): Credentials | undefined {
     const auth = this.for(ref);

@@ -6,7 +6,7 @@ import type { JobKind } from '../core/events.js';
 
 export type Params = Record<string, string | number>;
 
-const kindNoun: Record<JobKind, string> = { upgrade: 'Upgrade', rollback: 'Rollback', backup: 'Backup', restore: 'Restore', reindex: 'Reindex', recover: 'Recovery', build: 'Build' };
+const kindNoun: Record<JobKind, string> = { upgrade: 'Upgrade', rollback: 'Rollback', backup: 'Backup', restore: 'Restore', reindex: 'Reindex', recover: 'Recovery', build: 'Build', rehearse: 'Rehearsal' };
 
 export const en = {
   locale: 'en' as 'en' | 'fr',
@@ -34,6 +34,7 @@ export const en = {
     push: 'Push the version tags',
     'push-latest': 'Push the latest tags',
     'remove-local': 'Remove the local images',
+    rehearse: 'Rehearse on a copy of the database (no downtime)',
   } as Record<string, string>,
 
   help: (trigger: string) =>
@@ -124,8 +125,9 @@ export const en = {
     'postgres.major': (p: Params) => `\`${p.ref}\` runs PostgreSQL ${p.image} but the data directory is PostgreSQL ${p.data}: it would not start on it.`,
     'bot.stopping': () => 'The bot is restarting: the job did not start. Ask again in a minute.',
     'build.version-mismatch': (p: Params) =>
-      `The upstream checkout builds Mattermost ${p.found} (\`${p.file}\`, line ${p.line}), not ${p.version}: nothing was built. Update the checkout to the packaging of ${p.version} on the host, or run \`mm-upgrade build ${p.version} --set-version\` there.`,
+      `The upstream checkout builds Mattermost ${p.found} (\`${p.file}\`, line ${p.line}), not ${p.version}: nothing was built. Update the checkout to the packaging of ${p.version} on the host, or run \`mm-upgrade build ${p.version} --set-version --push\` there.`,
     'build.not-own': (p: Params) => `The ${p.role} image is \`${p.repo}\`, not the team's own: building publishes a team's own images. Set \`APP_IMAGE\` and \`DB_IMAGE\` to your registry's repositories.`,
+    'rehearse.no-space': (p: Params) => `Not enough free space for a rehearsal where Docker keeps volumes: ${p.free} free, the database is ${p.size}, a copy needs ${p.needed}. Free some space (old images) or set \`REHEARSAL=never\`.`,
     'lock.held': (p: Params) => `Another job is running: **${p.title}**, started by ${p.owner}, now at step *${p.step}*.`,
   } as Record<string, (p: Params) => string>,
   engineCode: {
@@ -175,7 +177,7 @@ export const en = {
     reindexNote: (db: string) => `A verified dump, then \`REINDEX DATABASE ${db}\`. Mattermost keeps running; writes wait while an index is rebuilt.`,
     backupNote: (db: string, dir: string, keep: number) => `\`pg_dump -Fc\` of \`${db}\` into \`${dir}\`, verified, the ${keep} newest kept. Mattermost keeps running.`,
     validity: (ttl: string) => `Buttons valid for ${ttl}, for a system admin or someone allowed.`,
-    confirm: { upgrade: 'Upgrade now', rollback: 'Roll back now', backup: 'Back up now', reindex: 'Reindex now', restore: 'Restore now', recover: 'Go', build: 'Build and push now' } as Record<JobKind, string>,
+    confirm: { upgrade: 'Upgrade now', rollback: 'Roll back now', backup: 'Back up now', reindex: 'Reindex now', restore: 'Restore now', recover: 'Go', build: 'Build and push now', rehearse: 'Rehearse now' } as Record<JobKind, string>,
     cancel: 'Cancel',
     startsAt: 'Starts at',
     startsAtValue: (when: string, note?: 'gap' | 'repeated') =>
@@ -228,6 +230,7 @@ export const en = {
       reindex: () => '✅ Reindex complete',
       recover: () => '✅ Interrupted job completed',
       build: (to: string) => `✅ Images of Mattermost ${to} built and published`,
+      rehearse: (to: string) => `✅ Rehearsal passed: Mattermost ${to} started on a copy of the database`,
     } as Record<JobKind, (to: string) => string>,
     buildFailed: '⛔ Build failed: nothing was published, and the images it had made are removed',
     buildHalfWay: '🆘 Publishing stopped half-way: part of the release is in the registry, a human finishes it',
@@ -298,7 +301,8 @@ export const en = {
     planButton: (v: string) => `Plan upgrade to ${v}`,
     planText: (v: string) => `${v} is in the registry: the upgrade can be planned now.`,
     noContext: (trigger: string) => `\`${trigger} build\` needs \`BUILD_CONTEXT\` (the upstream checkout on the host) in the bot's configuration. Without it, build on the host: \`mm-upgrade build X.Y.Z --context <dir> --push\`.`,
-    badVersion: (trigger: string) => `Which version? Type \`${trigger} build X.Y.Z\`, for example \`${trigger} build 10.11.4\`.`,
+    badVersion: (trigger: string, input?: string, suggestion?: string) =>
+      `${input ? `\`${input}\` is not a release number.` : 'Which version?'} Type \`${trigger} build X.Y.Z\` with the exact version, for example \`${trigger} build ${suggestion ?? '10.11.4'}\`; \`latest\` is tagged by the build itself.`,
   },
 
   backups: {

@@ -2,7 +2,7 @@
 import type { JobKind } from '../core/events.js';
 import type { Messages, Params } from './en.js';
 
-const kindNoun: Record<JobKind, string> = { upgrade: 'Mise à jour', rollback: 'Retour arrière', backup: 'Sauvegarde', restore: 'Restauration', reindex: 'Réindexation', recover: 'Reprise', build: 'Publication' };
+const kindNoun: Record<JobKind, string> = { upgrade: 'Mise à jour', rollback: 'Retour arrière', backup: 'Sauvegarde', restore: 'Restauration', reindex: 'Réindexation', recover: 'Reprise', build: 'Publication', rehearse: 'Répétition' };
 
 /** Le participe accordé au nom de la tâche : « Mise à jour terminée », « Retour arrière terminé ». */
 const agree = (kind: JobKind, participle: string): string => (kind === 'rollback' ? participle : `${participle}e`);
@@ -33,6 +33,7 @@ export const fr: Messages = {
     push: 'Publier les étiquettes de version',
     'push-latest': 'Publier les étiquettes latest',
     'remove-local': 'Supprimer les images locales',
+    rehearse: 'Répéter sur une copie de la base (sans coupure)',
   },
 
   help: (trigger: string) =>
@@ -125,8 +126,9 @@ export const fr: Messages = {
     'postgres.major': (p: Params) => `\`${p.ref}\` embarque PostgreSQL ${p.image} alors que les données sont en PostgreSQL ${p.data} : la base ne démarrerait pas.`,
     'bot.stopping': () => "Le bot redémarre : la tâche n'a pas démarré. Redemande dans une minute.",
     'build.version-mismatch': (p: Params) =>
-      `La copie du dépôt amont construit Mattermost ${p.found} (\`${p.file}\`, ligne ${p.line}), pas ${p.version} : rien n'a été construit. Mets la copie à jour avec l'empaquetage de ${p.version} sur le serveur, ou lance \`mm-upgrade build ${p.version} --set-version\` là-bas.`,
+      `La copie du dépôt amont construit Mattermost ${p.found} (\`${p.file}\`, ligne ${p.line}), pas ${p.version} : rien n'a été construit. Mets la copie à jour avec l'empaquetage de ${p.version} sur le serveur, ou lance \`mm-upgrade build ${p.version} --set-version --push\` là-bas.`,
     'build.not-own': (p: Params) => `L'image ${p.role === 'app' ? "de l'application" : 'de la base'} est \`${p.repo}\`, pas celle de l'équipe : la construction ne publie que les images de l'équipe. Renseigne \`APP_IMAGE\` et \`DB_IMAGE\` avec les dépôts de ton registre.`,
+    'rehearse.no-space': (p: Params) => `Pas assez de place libre pour une répétition là où Docker garde les volumes : ${p.free} libres, la base fait ${p.size}, une copie demande ${p.needed}. Libère de la place (anciennes images) ou mets \`REHEARSAL=never\`.`,
     'lock.held': (p: Params) => `Une autre tâche est en cours : **${p.title}**, lancée par ${p.owner}, actuellement à l'étape *${p.step}*.`,
   },
   engineCode: {
@@ -186,7 +188,7 @@ export const fr: Messages = {
     reindexNote: (db: string) => `Une sauvegarde vérifiée, puis \`REINDEX DATABASE ${db}\`. Mattermost reste en service ; les écritures attendent pendant la reconstruction d'un index.`,
     backupNote: (db: string, dir: string, keep: number) => `\`pg_dump -Fc\` de \`${db}\` dans \`${dir}\`, vérifiée, les ${keep} plus récentes conservées. Mattermost reste en service.`,
     validity: (ttl: string) => `Boutons valables ${ttl}, pour un admin système ou une personne autorisée.`,
-    confirm: { upgrade: 'Mettre à jour', rollback: 'Revenir en arrière', backup: 'Sauvegarder', reindex: 'Réindexer', restore: 'Restaurer', recover: 'Lancer', build: 'Construire et publier' },
+    confirm: { upgrade: 'Mettre à jour', rollback: 'Revenir en arrière', backup: 'Sauvegarder', reindex: 'Réindexer', restore: 'Restaurer', recover: 'Lancer', build: 'Construire et publier', rehearse: 'Répéter maintenant' },
     cancel: 'Annuler',
     startsAt: 'Début',
     startsAtValue: (when: string, note?: 'gap' | 'repeated') =>
@@ -239,6 +241,7 @@ export const fr: Messages = {
       reindex: () => '✅ Réindexation terminée',
       recover: () => '✅ Tâche interrompue menée à son terme',
       build: (to: string) => `✅ Images de Mattermost ${to} construites et publiées`,
+      rehearse: (to: string) => `✅ Répétition réussie : Mattermost ${to} a démarré sur une copie de la base`,
     },
     buildFailed: "⛔ Construction en échec : rien n'a été publié, et les images qu'elle avait faites sont supprimées",
     buildHalfWay: "🆘 Publication arrêtée à mi-chemin : une partie de la version est dans le registre, une personne doit la terminer",
@@ -309,7 +312,8 @@ export const fr: Messages = {
     planButton: (v: string) => `Préparer la mise à jour en ${v}`,
     planText: (v: string) => `${v} est dans le registre : la mise à jour peut être préparée.`,
     noContext: (trigger: string) => `\`${trigger} build\` a besoin de \`BUILD_CONTEXT\` (la copie du dépôt amont sur le serveur) dans la configuration du bot. Sans elle, construis sur le serveur : \`mm-upgrade build X.Y.Z --context <dossier> --push\`.`,
-    badVersion: (trigger: string) => `Quelle version ? Tape \`${trigger} build X.Y.Z\`, par exemple \`${trigger} build 10.11.4\`.`,
+    badVersion: (trigger: string, input?: string, suggestion?: string) =>
+      `${input ? `\`${input}\` n'est pas un numéro de version.` : 'Quelle version ?'} Tape \`${trigger} build X.Y.Z\` avec la version exacte, par exemple \`${trigger} build ${suggestion ?? '10.11.4'}\` ; \`latest\` est posé par la construction elle-même.`,
   },
 
   backups: {

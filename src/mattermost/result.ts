@@ -20,7 +20,7 @@ export function renderResult(m: Messages, result: JobResult, model: ProgressMode
   const title =
     job.kind === 'build' && result.outcome === 'refused' && model.failedStep
       ? m.result.buildFailed
-      : job.kind === 'build' && result.outcome === 'human-needed'
+      : job.kind === 'build' && result.outcome === 'human-needed' && Array.isArray(details.references) && (details.references as Array<{ digest: unknown }>).some((r) => r.digest)
         ? m.result.buildHalfWay
         : result.outcome === 'succeeded'
       ? m.result.succeeded[job.kind](to)

@@ -15,6 +15,8 @@ export interface HistoryEntry {
   from?: string;
   to?: string;
   downtimeMs?: number;
+  /** A rehearsal's (or a rehearsed upgrade's) measured migration time. */
+  migrationMs?: number;
   backup?: string;
   /** A policy overridden for it, and by whom: "outside the maintenance window, by @alice". */
   override?: string;
@@ -36,6 +38,7 @@ export async function recordHistory(stateDir: string, result: JobResult): Promis
     ...(typeof d.from === 'string' ? { from: d.from } : {}),
     ...(typeof d.to === 'string' ? { to: d.to } : {}),
     ...(typeof d.downtimeMs === 'number' ? { downtimeMs: d.downtimeMs } : {}),
+    ...(typeof d.migrationMs === 'number' ? { migrationMs: d.migrationMs } : {}),
     ...(typeof d.backup === 'string' ? { backup: d.backup } : {}),
     ...(typeof d.override === 'string' ? { override: d.override } : {}),
   };

@@ -96,6 +96,8 @@ export async function deploy(layout: Layout, opts: { name?: string; stopDelayMs?
     STATE_DIR: join(dir, 'state'),
     BACKUP_DIR: join(dir, 'backups'),
     LOG_LEVEL: 'warn',
+    // The upgrade tests exercise the switch itself; rehearsals have their own (rehearse.test.ts).
+    REHEARSAL: 'never',
   };
   return {
     layout,

@@ -3,11 +3,12 @@
  * bed's registry, then removes the local copies so that the engine under test has to pull them.
  *
  *   <registry>/pica-mattermost-db                 PostgreSQL 15 (1.0.0; 1.1.0 = 2.0.0 = 1.2.0 =
- *                                                 1.3.0 = 1.4.0; 3.0.0 = 1.5.0 claim PostgreSQL 16)
+ *                                                 1.3.0 = 1.4.0 = 1.6.0 = 1.1.1; 3.0.0 = 1.5.0 claim PostgreSQL 16)
  *   <registry>/postgres:15                        the same database, versioned on its own
  *   <registry>/pica-mattermost                    Mattermost stand-in, a team's own layout
  *   <registry>/mattermost/mattermost-team-edition Mattermost stand-in, Mattermost's image layout
- *     app tags: 1.0.0 1.1.0 2.0.0 3.0.0 1.5.0 healthy; 1.2.0 crash; 1.3.0 unhealthy; 1.4.0 damage
+ *     app tags: 1.0.0 1.1.0 1.1.1 2.0.0 3.0.0 1.5.0 healthy, 1.6.0 healthy with a 2 s migration;
+ *     1.2.0 crash; 1.3.0 unhealthy; 1.4.0 damage
  *
  * Each kind has one base image built from a context under opts.workDir (big layers first);
  * every tag is then a tiny `FROM base` build (ENV/LABEL only), so tags share their layers.
@@ -41,12 +42,16 @@ export interface BuildOptions {
 export type FailMode = 'crash' | 'unhealthy' | 'damage';
 
 /** App tags: each is its own build with its version baked in. */
-export const APP_VARIANTS: ReadonlyArray<{ tag: string; failMode?: FailMode }> = [
+export const APP_VARIANTS: ReadonlyArray<{ tag: string; failMode?: FailMode; migrationMs?: number }> = [
   { tag: '1.0.0' },
   { tag: '1.1.0' },
   { tag: '2.0.0' },
   { tag: '3.0.0' },
   { tag: '1.5.0' },
+  // A healthy minor release whose schema migration takes a known time (rehearsals measure it).
+  { tag: '1.6.0', migrationMs: 2_000 },
+  // A patch release of 1.1.0 (REHEARSAL=auto does not rehearse it).
+  { tag: '1.1.1' },
   { tag: '1.2.0', failMode: 'crash' },
   { tag: '1.3.0', failMode: 'unhealthy' },
   { tag: '1.4.0', failMode: 'damage' },
@@ -55,7 +60,7 @@ export const APP_VARIANTS: ReadonlyArray<{ tag: string; failMode?: FailMode }> =
 /** Database images: every tag of a row points at the same image ID. */
 export const DB_VARIANTS: ReadonlyArray<{ version: string; tags: string[]; pgMajor?: string; pgVersion?: string }> = [
   { version: '1.0.0', tags: ['1.0.0'] },
-  { version: '1.1.0', tags: ['1.1.0', '2.0.0', '1.2.0', '1.3.0', '1.4.0'] },
+  { version: '1.1.0', tags: ['1.1.0', '2.0.0', '1.2.0', '1.3.0', '1.4.0', '1.6.0', '1.1.1'] },
   // A PostgreSQL major change the engine must refuse; never started (its entrypoint would refuse
   // a version-15 data directory anyway). 1.5.0 is a minor release that brings it: only the
   // PostgreSQL check stands in its way.
@@ -75,6 +80,7 @@ export const VERSION_LABEL = 'org.opencontainers.image.version';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const IMAGE_FILES = join(HERE, 'images');
 const SERVER_SOURCE = join(HERE, 'app', 'server.ts');
+const CURL = '/usr/bin/curl';
 const PG_HOME = '/usr/lib/postgresql/15';
 const PG_SHARE = '/usr/share/postgresql/15';
 /** Postgres modules left out: JIT (needs libLLVM, optional at run time), SELinux, build files. */
@@ -233,10 +239,13 @@ async function buildAppImages(
   rmSync(context, { recursive: true, force: true });
   mkdirSync(join(context, 'bundle'), { recursive: true });
 
-  // Layer 1: node, the libraries it links, busybox (sh for /mattermost/bin/mattermost), /etc.
+  // Layer 1: node, curl (Mattermost's image has it: the rehearsal asks the copy through it;
+  // busybox's static wget crashes), the libraries they link, busybox (sh for
+  // /mattermost/bin/mattermost), /etc.
   const runtime = new Rootfs(join(opts.workDir, 'app-rootfs'));
   runtime.file(process.execPath, '/usr/local/bin/node', 0o755);
-  await runtime.sharedLibrariesOf([process.execPath]);
+  runtime.file(CURL, '/usr/bin/curl', 0o755);
+  await runtime.sharedLibrariesOf([process.execPath, CURL]);
   await runtime.busybox();
   runtime.etc([['mattermost', 2000, '', '/mattermost']], { mattermost: 2000 });
   await runtime.tar(join(context, 'runtime.tar'));
@@ -268,6 +277,7 @@ async function buildAppImages(
     for (const variant of APP_VARIANTS) {
       const env = [`MM_BUILD_VERSION=${variant.tag}`];
       if (variant.failMode) env.push(`MM_TEST_FAIL_MODE=${variant.failMode}`);
+      if (variant.migrationMs) env.push(`MM_TEST_MIGRATION_MS=${variant.migrationMs}`);
       const dockerfile = [
         `FROM ${l.base}`,
         `ENV ${env.join(' ')}`,

@@ -8,6 +8,7 @@ const NEEDS: ReadonlyArray<{ pkg: string; path: string }> = [
   { pkg: 'docker-compose', path: '/usr/bin/docker-compose' },
   { pkg: 'busybox-static', path: '/bin/busybox' },
   { pkg: 'postgresql-15', path: '/usr/lib/postgresql/15/bin/postgres' },
+  { pkg: 'curl', path: '/usr/bin/curl' },
 ];
 
 export async function ensurePackages(log: (line: string) => void): Promise<void> {

@@ -136,11 +136,17 @@ function pushStep(deps: EngineDeps, which: 'version' | 'latest'): Step<S> {
   };
 }
 
-/** Pushes one tag, journals it as published, and checks that the registry serves that digest. */
+/**
+ * Pushes one tag and checks that the registry serves the digest pushed. What the registry
+ * held under that tag before is journaled first: a crash or a failure in the middle is then
+ * judged by asking the registry whether the tag moved (see the `publishing` undo).
+ */
 async function publish(engine: DockerEngine, ctx: StepContext<S>, ref: string): Promise<string> {
   const s = ctx.state;
   let last = 0;
   let digest: string;
+  const before = (await engine.registryManifest(ref).catch(() => undefined))?.digest ?? null;
+  await ctx.registerUndo('publishing', { ref, before, version: s.version, checkout: s.checkout });
   try {
     ({ digest } = await engine.pushImage(ref, (p) => {
       if (Date.now() - last < 2_000 || !p.status) return;
@@ -151,7 +157,6 @@ async function publish(engine: DockerEngine, ctx: StepContext<S>, ref: string): 
     throw halfWay(s, err);
   }
   s.published.push({ ref, digest });
-  await ctx.registerUndo('published', { ref, digest, version: s.version, checkout: s.checkout });
   const served = await engine.registryManifest(ref).catch((err: unknown) => {
     throw halfWay(s, err);
   });
@@ -189,7 +194,14 @@ function removeLocalStep(deps: EngineDeps): Step<S> {
     skip: (s) => (s.push ? undefined : 'no --push: the images stay local'),
     run: async (ctx) => {
       const s = ctx.state;
-      s.local = await putBackTags(deps.engine, s.images.flatMap((i) => Object.entries(i.before).map(([ref, before]) => ({ ref, before }))));
+      // A tag that already named this very build (left by an earlier, unfinished run) is ours too.
+      const tags = s.images.flatMap((i) => Object.entries(i.before).map(([ref, before]) => ({ ref, before: before === i.imageId ? null : before })));
+      try {
+        s.local = await putBackTags(deps.engine, tags);
+      } catch (err) {
+        // Everything is published: local leftovers are worth a warning, not a failed job.
+        s.local = { removed: [], restored: [], kept: tags.map((t) => `${t.ref}: ${(err as Error).message}`) };
+      }
       for (const k of s.local.kept) ctx.warn(`kept locally: ${k}`);
       const parts = [s.local.removed.length > 0 ? `removed ${s.local.removed.join(', ')}` : 'nothing to remove'];
       if (s.local.restored.length > 0) parts.push(`put back as before: ${s.local.restored.join(', ')}`);
@@ -240,31 +252,41 @@ export function buildUndoHandlers(deps: EngineDeps): Record<string, UndoHandler>
       run: async (data) => {
         await putBackTags(deps.engine, (data as { tags: Array<{ ref: string; before: string | null }> }).tags);
       },
-      manual: (data) => [`docker rmi ${(data as { tags: Array<{ ref: string }> }).tags.map((t) => t.ref).join(' ')}`],
+      manual: (data) =>
+        (data as { tags: Array<{ ref: string; before: string | null }> }).tags.map((t) => (t.before ? `docker tag ${t.before} ${t.ref}   # back onto the image it named before` : `docker rmi ${t.ref}`)),
     },
-    published: {
-      describe: (data) => `${(data as { ref: string }).ref} stays in the registry`,
+    publishing: {
+      describe: (data) => `check that ${(data as { ref: string }).ref} did not move in the registry`,
+      // Nothing can be taken back from a registry: a tag that moved leaves the job to a person.
       run: async (data) => {
-        const { ref, version, checkout } = data as { ref: string; version: string; checkout: string };
-        throw new UpgradeBotError(ErrorCode.HumanNeeded, `${ref} is in the registry already: a published tag is not taken back`, {
+        const { ref, before, version, checkout } = data as { ref: string; before: string | null; version: string; checkout: string };
+        const now = await deps.engine.registryManifest(ref).catch((err: unknown) => {
+          throw new UpgradeBotError(ErrorCode.HumanNeeded, `cannot tell whether ${ref} was published (the registry does not answer: ${(err as Error).message})`);
+        });
+        if ((now?.digest ?? null) === before) return;
+        throw new UpgradeBotError(ErrorCode.HumanNeeded, `${ref} was published (${now?.digest ?? 'removed'}): a published tag is not taken back`, {
           hint: `Finish the publication: mm-upgrade build ${version} --context ${checkout} --push`,
         });
       },
       manual: (data) => {
-        const { version, checkout } = data as { version: string; checkout: string };
-        return [`mm-upgrade build ${version} --context ${checkout} --push   # publishes all four tags; ${(data as { ref: string }).ref} is in the registry already`];
+        const { version, checkout, ref } = data as { version: string; checkout: string; ref: string };
+        return [`mm-upgrade build ${version} --context ${checkout} --push   # publishes all four tags (${ref} may be in the registry already)`];
       },
     },
   };
 }
 
 /** An interrupted build is complete once everything it was to publish is in the registry (or, without --push, built). */
-export function buildAssessor(): Assessor {
+export function buildAssessor(deps: EngineDeps): Assessor {
   return async (raw) => {
     const s = raw as BuildState;
     const expected = s.images.length * 2;
     if (s.push && s.published.length === expected) {
-      return { complete: true, summary: `all ${expected} tags were published${s.local ? '' : '; the local images may still be there'}`, details: detailsOf(s) };
+      if (!s.local) {
+        const tags = s.images.flatMap((i) => Object.entries(i.before).map(([ref, before]) => ({ ref, before: before === i.imageId ? null : before })));
+        s.local = await putBackTags(deps.engine, tags).catch((err: unknown) => ({ removed: [], restored: [], kept: [`local images: ${(err as Error).message}`] }));
+      }
+      return { complete: true, summary: `all ${expected} tags were published; local images: ${s.local.removed.length} removed${s.local.kept.length > 0 ? `, kept: ${s.local.kept.join('; ')}` : ''}`, details: detailsOf(s) };
     }
     if (!s.push && s.images.every((i) => i.imageId)) return { complete: true, summary: 'both images were built', details: detailsOf(s) };
     return { complete: false, summary: `${s.published.length} of ${s.push ? expected : 0} tags published` };

@@ -127,7 +127,7 @@ export class JobRunner {
         const { summary, details } = def.succeeded(def.state);
         result = this.result(job, 'succeeded', summary, { details, warnings });
       } else if (undos.length === 0) {
-        const refused = REFUSALS.has(failure.error.code) || def.undoneOutcome === 'refused';
+        const refused = REFUSALS.has(failure.error.code) || undoneOutcomeOf(def, failure.error) === 'refused';
         result = this.result(job, refused ? 'refused' : 'rolled-back', refused ? `refused: ${failure.error.message}` : `failed at ${failure.step.title}, before any change: nothing to undo`, {
           reason: failure.error.message,
           reasonTag: failure.error.tag,
@@ -151,7 +151,7 @@ export class JobRunner {
         const reason = `${failure.step.title} failed: ${failure.error.message}`;
         emit({ type: 'rollback-started', job, reason: reason.split('\n')[0]! });
         const undone = await this.undo(job, undos, journal);
-        const undoneOutcome = def.undoneOutcome ?? 'rolled-back';
+        const undoneOutcome = undoneOutcomeOf(def, failure.error);
         result = undone.ok
           ? this.result(job, undoneOutcome, undoneOutcome === 'refused' ? `failed at ${failure.step.title}; what it had made is removed: nothing changed` : `failed at ${failure.step.title} and rolled back`, {
               reason,
@@ -331,6 +331,11 @@ export class JobRunner {
     this.deps.emit({ type: 'job-finished', result });
     return result;
   }
+}
+
+function undoneOutcomeOf<S>(def: JobDefinition<S>, error: UpgradeBotError): 'rolled-back' | 'refused' {
+  const o = def.undoneOutcome;
+  return typeof o === 'function' ? o(error) : (o ?? 'rolled-back');
 }
 
 function newJobId(at: Date, kind: JobKind): string {

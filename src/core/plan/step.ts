@@ -3,6 +3,7 @@
  * once the change is made; undos run in reverse order. Undo handlers are looked up by kind
  * with journaled JSON data, so a bot that restarts after a crash can still run them.
  */
+import type { UpgradeBotError } from '../../common/errors.js';
 import type { EngineEvent, JobInfo, JobKind, PlannedStep } from '../events.js';
 
 export interface StepContext<S> {
@@ -56,7 +57,7 @@ export interface JobDefinition<S> {
    * version serves again), or `refused` for a job whose undo leaves everything as it was
    * (a build: nothing published, what it made locally removed).
    */
-  undoneOutcome?: 'rolled-back' | 'refused';
+  undoneOutcome?: 'rolled-back' | 'refused' | ((error: UpgradeBotError) => 'rolled-back' | 'refused');
   /** After a failure: facts worth reporting (log lines, backup file…). */
   failed?(state: S): Record<string, unknown>;
 }

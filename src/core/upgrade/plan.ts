@@ -19,6 +19,7 @@ import type { UpgradeState } from './state.js';
 import { composeWouldRecreate, describeUpD, hashPinned, upDOutlook } from './compose-hash.js';
 import { checkPostgresMajor, planMove, precheck } from './validate.js';
 import { removeOldImages } from './cleanup.js';
+import { rehearsalStep, shouldRehearse, summaryOf } from '../rehearse/job.js';
 
 export interface UpgradeRequest {
   target: string;
@@ -85,6 +86,15 @@ export function upgradeSteps(deps: EngineDeps): Step<S>[] {
         return state.db.moves && !state.db.recreate ? `${state.db.toRef} is the same image as ${state.db.fromRef}: the database keeps running` : undefined;
       },
     },
+    // Before the first change: the target on a scratch copy of the database (REHEARSAL).
+    rehearsalStep<S>(
+      deps,
+      (s) => s,
+      (s) => s.backup!.path,
+      (s, r) => (s.rehearsal = r),
+      (s, lines) => (s.logLines = lines),
+      (s) => (s.kind === 'upgrade' && shouldRehearse(config.rehearsal.mode, s.from, s.target) ? undefined : s.kind === 'rollback' ? 'a rollback goes to a version that ran here' : `REHEARSAL=${config.rehearsal.mode}${config.rehearsal.mode === 'auto' ? ': a patch release' : ''}`),
+    ),
     {
       id: 'compose',
       title: 'Pin the new tags in the compose file',
@@ -177,6 +187,9 @@ export function describePlan(deps: EngineDeps, s: S): string[] {
     `${s.kind === 'rollback' ? 'Roll back' : 'Upgrade'} ${s.project}: ${s.from} → ${s.target}`,
     `back up database ${config.db.name} to ${config.backup.dir} and verify the dump`,
     `pull ${[s.app, s.db].filter((m) => m.moves).map((m) => m.toRef).join(' and ')} before any downtime`,
+    ...(s.kind === 'upgrade' && shouldRehearse(config.rehearsal.mode, s.from, s.target)
+      ? [`rehearse: start ${s.target} on a scratch copy of the database first (production keeps serving); a failure stops here, before any downtime`]
+      : []),
     `pin ${[s.app, s.db].filter((m) => m.moves).map((m) => `${m.service} ${m.fromTag} → ${m.toTag}`).join(', ')} in ${s.app.moves ? 'the compose files' : ''}`.trim(),
     `stop ${s.app.container} (${config.app.stopTimeoutS} s grace)${s.db.moves ? `, then ${s.db.container} (${config.db.stopTimeoutS} s grace) if its image changes` : `; ${s.db.container} keeps running`}`,
     ...(s.restoreDump ? [`restore ${s.restoreDump} into ${config.db.name} (the current database is kept aside)`] : []),
@@ -201,6 +214,7 @@ function details(s: S, rolledBack = false): Record<string, unknown> {
     ...(downtimeMs !== undefined ? { downtimeMs } : {}),
     ...(s.kind === 'upgrade' ? { changelog: s.changelog } : {}),
     ...(s.logLines.length > 0 ? { logLines: s.logLines } : {}),
+    ...(s.rehearsal ? { rehearsal: summaryOf(s.rehearsal), ...(s.rehearsal.migrationMs !== undefined ? { migrationMs: s.rehearsal.migrationMs } : {}) } : {}),
     ...(s.removedImages.length > 0 ? { removedImages: s.removedImages } : {}),
     dbRecreated: s.db.recreate,
     ...(s.overrideWindow ? { override: `outside the maintenance window, by @${s.overrideWindow}` } : {}),

@@ -3,6 +3,7 @@ import type { BackupResult } from '../../backup/dump.js';
 import type { ComposeFiles } from '../../docker/compose/index.js';
 import type { ContainerSpec } from '../../docker/engine.js';
 import type { ComposeOutlook } from './compose-hash.js';
+import type { RehearsalReport } from '../rehearse/run.js';
 
 export interface ServiceMove {
   role: 'app' | 'db';
@@ -45,6 +46,8 @@ export interface UpgradeState {
   savedFiles: Array<{ file: string; saved: string }>;
   /** Who started it outside the maintenance window from chat ("Upgrade now anyway"): recorded in the history. */
   overrideWindow?: string;
+  /** What the rehearsal on a scratch copy measured (REHEARSAL), when one ran. */
+  rehearsal?: RehearsalReport;
   /** What compose's own config hashes say (absent in journals of older versions). */
   compose?: ComposeOutlook;
 }

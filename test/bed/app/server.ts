@@ -48,6 +48,19 @@ interface Config {
   stopDelayMs: number | undefined;
   buildHash: string;
   configHash: string;
+  /** MM_TEST_MIGRATION_MS: how long a schema upgrade takes (a variant's known migration time). */
+  migrationMs: number;
+  /** What /api/v4/config/client reports, from the MM_* overrides as a real server reads them. */
+  client: { siteUrl: string; diagnostics: boolean; sendEmail: boolean; sendPush: boolean; runJobs: boolean; marketplace: boolean };
+}
+
+/** A boolean MM_* override as the real server parses it (strconv.ParseBool); the default otherwise. */
+function envBool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const v = env[name];
+  if (v === undefined) return fallback;
+  if (/^(1|t|T|TRUE|true|True)$/.test(v)) return true;
+  if (/^(0|f|F|FALSE|false|False)$/.test(v)) return false;
+  return fallback;
 }
 
 function readConfig(env: NodeJS.ProcessEnv): Config {
@@ -64,7 +77,17 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
     throw new Error(`MM_TEST_STOP_DELAY_MS must be a number of milliseconds, got "${stopDelay}"`);
   }
   const listenPort = parseListenPort(listenAddress);
+  const migrationMs = Number(env.MM_TEST_MIGRATION_MS || 0);
   return {
+    migrationMs: Number.isFinite(migrationMs) && migrationMs > 0 ? migrationMs : 0,
+    client: {
+      siteUrl: (env.MM_SERVICESETTINGS_SITEURL ?? '').replace(/\/+$/, ''),
+      diagnostics: envBool(env, 'MM_LOGSETTINGS_ENABLEDIAGNOSTICS', true),
+      sendEmail: envBool(env, 'MM_EMAILSETTINGS_SENDEMAILNOTIFICATIONS', true),
+      sendPush: envBool(env, 'MM_EMAILSETTINGS_SENDPUSHNOTIFICATIONS', true),
+      runJobs: envBool(env, 'MM_JOBSETTINGS_RUNJOBS', true),
+      marketplace: envBool(env, 'MM_PLUGINSETTINGS_ENABLEMARKETPLACE', true),
+    },
     version,
     failMode: failMode as FailMode,
     dataSource: env.MM_SQLSETTINGS_DATASOURCE || DEFAULT_DATASOURCE,
@@ -243,6 +266,15 @@ async function migrate(pool: pg.Pool, config: Config): Promise<void> {
     await pool.query("INSERT INTO systems (name, value) VALUES ('Version', $1)", [config.version]);
     log('info', 'The database schema has been created', 'sqlstore/upgrade.go:160', { version: config.version });
   } else if (compareVersions(dbVersion, config.version) < 0) {
+    // A migration of a known length that leaves a row of its own, then the version.
+    if (config.migrationMs > 0) {
+      log('info', 'Migrating the database schema', 'sqlstore/upgrade.go:190', { from: dbVersion, version: config.version });
+      await sleep(config.migrationMs);
+    }
+    await pool.query(
+      'INSERT INTO systems (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = $2',
+      [`SchemaMigration_${config.version}`, `from ${dbVersion} in ${config.migrationMs} ms`],
+    );
     await pool.query("UPDATE systems SET value = $1 WHERE name = 'Version'", [config.version]);
     log('warn', 'The database schema has been upgraded', 'sqlstore/upgrade.go:205', {
       from: dbVersion,
@@ -324,7 +356,7 @@ function createApi(pool: pg.Pool, config: Config, standIn: MattermostStandIn): S
       }
       return [healthy ? 200 : 500, body];
     },
-    'GET /api/v4/config/client': async (_req, url) => {
+    'GET /api/v4/config/client': async (req, url) => {
       if (url.searchParams.get('format') !== 'old') {
         throw new HttpError(
           501,
@@ -332,18 +364,32 @@ function createApi(pool: pg.Pool, config: Config, standIn: MattermostStandIn): S
           'New format for the client configuration is not supported yet. Please specify format=old in the query string.',
         );
       }
+      // As the real server: the limited configuration without a session, the full one with (GenerateClientConfig).
+      const token = /^(?:Bearer|Token)\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+      const user = token ? await standIn.core.userByToken(token) : undefined;
+      const c = config.client;
+      const limited: Record<string, string> = {
+        AboutLink: 'https://about.mattermost.com/default-about/',
+        BuildDate: 'Thu Jan  1 00:00:00 UTC 2026',
+        BuildEnterpriseReady: 'false',
+        BuildHash: config.buildHash,
+        BuildHashEnterprise: 'none',
+        BuildNumber: config.version,
+        EnableDiagnostics: String(c.diagnostics),
+        SiteName: 'Mattermost',
+        SiteURL: c.siteUrl,
+        Version: config.version,
+      };
+      if (!user) return [200, limited];
       return [
         200,
         {
-          AboutLink: 'https://about.mattermost.com/default-about/',
-          BuildDate: 'Thu Jan  1 00:00:00 UTC 2026',
-          BuildEnterpriseReady: 'false',
-          BuildHash: config.buildHash,
-          BuildHashEnterprise: 'none',
-          BuildNumber: config.version,
-          DiagnosticsEnabled: 'false',
-          SiteName: 'Mattermost',
-          Version: config.version,
+          ...limited,
+          SendEmailNotifications: String(c.sendEmail),
+          SendPushNotifications: String(c.sendPush),
+          RunJobs: String(c.runJobs),
+          EnableMarketplace: String(c.marketplace),
+          EnableCluster: 'false',
         },
       ];
     },

@@ -33,7 +33,7 @@ describe('/upgrade text', () => {
     assert.deepEqual(parseCommand('Build  10.11.4 '), { kind: 'build', version: '10.11.4' });
     assert.deepEqual(parseCommand('build'), { kind: 'refuse', reason: 'buildVersion' });
     assert.deepEqual(parseCommand('build 10.11.4 now'), { kind: 'refuse', reason: 'buildVersion' });
-    assert.deepEqual(parseCommand('build latest'), { kind: 'refuse', reason: 'latest' });
-    assert.deepEqual(parseCommand('build v10.11'), { kind: 'refuse', reason: 'badVersion', input: 'v10.11', suggestion: 'build 10.11.0' });
+    assert.deepEqual(parseCommand('build latest'), { kind: 'refuse', reason: 'buildVersion', input: 'latest' });
+    assert.deepEqual(parseCommand('build v10.11'), { kind: 'refuse', reason: 'buildVersion', input: 'v10.11', suggestion: '10.11.0' });
   });
 });

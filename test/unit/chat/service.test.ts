@@ -133,7 +133,8 @@ describe('chat conversation (engine stood in)', () => {
 
   it('/upgrade build without BUILD_CONTEXT says what to set, or to build on the host; a missing version says what to type', async () => {
     assert.match(await type(TOKENS.admin, 'build 1.2.3'), /`\/upgrade build` needs `BUILD_CONTEXT` \(the upstream checkout on the host\).*`mm-upgrade build X\.Y\.Z --context <dir> --push`/);
-    assert.match(await type(TOKENS.admin, 'build'), /Which version\? Type `\/upgrade build X\.Y\.Z`/);
+    assert.match(await type(TOKENS.admin, 'build'), /Which version\? Type `\/upgrade build X\.Y\.Z` with the exact version/);
+    assert.match(await type(TOKENS.admin, 'build v10.11'), /`v10\.11` is not a release number\. Type `\/upgrade build X\.Y\.Z` with the exact version, for example `\/upgrade build 10\.11\.0`/);
     assert.equal((await plans()).length, 0);
   });
 

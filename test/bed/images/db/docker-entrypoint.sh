@@ -46,7 +46,8 @@ if [ "$(id -u)" = 0 ]; then
 	find /var/run/postgresql ! -user postgres -exec chown postgres:postgres {} + || :
 	# busybox su, run by root, needs no setuid bit and no password: it only drops privileges,
 	# so it also works under no-new-privileges (like gosu in the official image).
-	exec su -s /bin/sh postgres -c 'exec "$0" "$@"' "$SELF" "$@"
+	# `--`: busybox su would take a later `-c port=…` (postgres's own option) for its own -c.
+	exec su -s /bin/sh postgres -c 'exec "$0" "$@"' -- "$SELF" "$@"
 fi
 
 if [ -s "$PGDATA/PG_VERSION" ]; then
