@@ -13,7 +13,7 @@ import { mmUpgrade } from '../test/bed/cli.js';
 import { deploy, readRows, waitForApp, type Deployment } from '../test/bed/deploy.js';
 import { bedEnvironment, bedSession, tearDownOnSignals } from '../test/bed/lifecycle.js';
 import { hasBed } from '../test/bed/state.js';
-import { actionsOf, botEnv, ChatView, outboxCount } from '../test/integration/helpers/chat.js';
+import { actionsOf, botEnv, ChatView, isPlanPost, outboxCount } from '../test/integration/helpers/chat.js';
 import { MattermostApi } from '../test/mattermost/client.js';
 import type { Post } from '../test/mattermost/model.js';
 import { TOKENS, WORLD } from '../test/mattermost/world.js';
@@ -138,8 +138,8 @@ async function main(): Promise<number> {
       out(`@pica-admin types in ~upgrades:  /upgrade ${text}`);
       const r = await chat.type(TOKENS.admin, text);
       if (r.status !== 200) throw new DemoFailed(`Mattermost answered HTTP ${r.status} to /upgrade ${text}`);
-      const posts = await feed.until('the plan', (ps) => ps.some((p) => p.create_at >= since && actionsOf(p).length === 2), stateDir, 60_000);
-      return posts.find((p) => p.create_at >= since && actionsOf(p).length === 2)!;
+      const posts = await feed.until('the plan', (ps) => ps.some((p) => p.create_at >= since && isPlanPost(p)), stateDir, 60_000);
+      return posts.find((p) => p.create_at >= since && isPlanPost(p))!;
     };
     const click = async (plan: Post): Promise<void> => {
       out();

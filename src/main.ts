@@ -110,10 +110,14 @@ export function buildChatHub(ctx: AppContext, chat: ChatAdapters, accept?: (job:
         announceChannel: { name: config.mattermost.announceChannel },
         resultProps: (result) => {
           // A published build: *Plan upgrade to X.Y.Z* under its result (buttons need BOT_SECRET, i.e. serve).
+          // A passed rehearsal likewise.
           const version = result.job.subject?.to;
+          if (result.outcome !== 'succeeded' || !version || !config.bot.secret) return undefined;
+          const m = chat.messages;
+          if (result.job.kind === 'rehearse') return { attachments: [planUpgradeAttachment(config, version, { name: m.rehearse.planButton(version), text: m.rehearse.planText(version) }, Date.now())] };
           const published = Array.isArray(result.details.references) && (result.details.references as Array<{ digest: unknown }>).every((r) => r.digest);
-          if (result.job.kind !== 'build' || result.outcome !== 'succeeded' || !published || !version || !config.bot.secret) return undefined;
-          return { attachments: [planUpgradeAttachment(config, version, { name: chat.messages.build.planButton(version), text: chat.messages.build.planText(version) }, Date.now())] };
+          if (result.job.kind !== 'build' || !published) return undefined;
+          return { attachments: [planUpgradeAttachment(config, version, { name: m.build.planButton(version), text: m.build.planText(version) }, Date.now())] };
         },
         onError: (err) => logger.error('chat: a message could not be written to the outbox', { error: err.message }),
       }),

@@ -74,7 +74,7 @@ export class Decisions {
     if (!who) return { ephemeral_text: m.refuse.cannotCheckUser };
     if (!who.allowed) return { ephemeral_text: m.refuse.notAllowedClick(who.username) };
     // A job about to start needs the lock free; a schedule does not.
-    if (context.action === 'confirm' && pending.at === undefined) {
+    if ((context.action === 'confirm' && pending.at === undefined) || context.action === 'rehearse') {
       const holder = await readJobLock(config.bot.stateDir);
       if (holder?.alive) return { ephemeral_text: lockHeldText(m, holder, config.upgrade.timeZone) };
     }
@@ -95,6 +95,11 @@ export class Decisions {
         createdAt: new Date(now).toISOString(),
       });
       return { update: this.replaced(pending, m.plan.scheduledBy(who.username, this.at(now), this.schedules.when(scheduleAt))) };
+    }
+    if (context.action === 'rehearse') {
+      // *Rehearse first*: the same version on a copy; the upgrade is asked for again afterwards.
+      this.track(this.runJob({ kind: 'rehearse', target: pending.target! }, `chat:${who.username}`, pending.channelId, `notstarted:${pending.id}`, `/upgrade rehearse ${pending.target}`));
+      return { update: this.replaced(pending, m.result.rehearseStarted(who.username, this.at(now))) };
     }
     this.track(this.run(pending, who.username));
     if (pending.outside) return { update: this.replaced(pending, m.plan.overriddenBy(who.username, this.at(now))) };
@@ -176,11 +181,12 @@ export class Decisions {
     const m = this.d.messages;
     const d = p.decided!;
     if (d.action === 'expired') return m.refuse.expired(this.trigger(p));
-    return m.refuse.alreadyDecided(d.action === 'confirm' ? m.plan.decisionConfirm : d.action === 'schedule' ? m.plan.decisionSchedule : m.plan.decisionCancel, d.by, this.at(d.at));
+    const what = d.action === 'confirm' ? m.plan.decisionConfirm : d.action === 'schedule' ? m.plan.decisionSchedule : d.action === 'rehearse' ? m.plan.decisionRehearse : m.plan.decisionCancel;
+    return m.refuse.alreadyDecided(what, d.by, this.at(d.at));
   }
 
   private trigger(p: Pending): string {
-    if (p.kind === 'build') return `/upgrade build ${p.target ?? 'X.Y.Z'}`;
+    if (p.kind === 'build' || p.kind === 'rehearse') return `/upgrade ${p.kind} ${p.target ?? 'X.Y.Z'}`;
     return p.kind === 'upgrade' && p.target ? `/upgrade ${p.target}` : `/upgrade ${p.kind}`;
   }
 

@@ -11,11 +11,12 @@ export type ChatCommand =
   | { kind: 'backup' }
   | { kind: 'reindex' }
   | { kind: 'build'; version: string }
+  | { kind: 'rehearse'; version: string }
   | { kind: 'refuse'; reason: 'badVersion'; input: string; suggestion?: string }
   | { kind: 'refuse'; reason: 'latest' }
   | { kind: 'refuse'; reason: 'badAt'; version: string; at: string; problem: 'format' | 'invalid-date' | 'past' }
   | { kind: 'refuse'; reason: 'notYet'; what: string }
-  | { kind: 'refuse'; reason: 'buildVersion'; input?: string; suggestion?: string }
+  | { kind: 'refuse'; reason: 'buildVersion' | 'rehearseVersion'; input?: string; suggestion?: string }
   | { kind: 'refuse'; reason: 'extra'; text: string };
 
 export function parseCommand(text: string): ChatCommand {
@@ -38,16 +39,17 @@ export function parseCommand(text: string): ChatCommand {
     case 'rollback':
       if (rest.length === 1 && rest[0] === '--with-db') return { kind: 'rollback', withDb: true };
       return none({ kind: 'rollback', withDb: false });
-    case 'build': {
+    case 'build':
+    case 'rehearse': {
+      const reason = word === 'build' ? 'buildVersion' : 'rehearseVersion';
       const [v, ...more] = rest;
-      if (v === undefined || more.length > 0) return { kind: 'refuse', reason: 'buildVersion' };
+      if (v === undefined || more.length > 0) return { kind: 'refuse', reason };
       if (!isStrictVersion(v)) {
         const loose = /^(latest|stable)$/i.test(v) ? null : semver.coerce(v);
-        return { kind: 'refuse', reason: 'buildVersion', input: v, ...(loose ? { suggestion: loose.version } : {}) };
+        return { kind: 'refuse', reason, input: v, ...(loose ? { suggestion: loose.version } : {}) };
       }
-      return { kind: 'build', version: v };
+      return { kind: word, version: v };
     }
-    case 'rehearse':
     case 'restore':
       return { kind: 'refuse', reason: 'notYet', what: `/upgrade ${word}` };
     case 'latest':

@@ -11,7 +11,7 @@ import type { ActionName } from './verify.js';
 
 export interface Pending {
   id: string;
-  kind: Extract<JobKind, 'upgrade' | 'rollback' | 'backup' | 'reindex' | 'build'>;
+  kind: Extract<JobKind, 'upgrade' | 'rollback' | 'backup' | 'reindex' | 'build' | 'rehearse'>;
   target?: string;
   from?: string;
   withDb?: boolean;

@@ -8,6 +8,7 @@ import { PolicyError } from '../common/errors.js';
 import { backupJob, reindexJob } from '../core/maintenance.js';
 import { buildJob } from '../core/build/job.js';
 import { planBuild } from '../core/build/plan.js';
+import { planRehearsal, rehearseJob } from '../core/rehearse/job.js';
 import type { JobDefinition } from '../core/plan/step.js';
 import type { EngineDeps } from '../core/upgrade/deps.js';
 import { upgradeJob } from '../core/upgrade/plan.js';
@@ -55,6 +56,11 @@ export function enginePlanner(deps: EngineDeps): Planner {
     planBuild(deps, { version: request.target!, context: config.build.context, push: true, edition: 'team', setVersion: false });
   return {
     plan: async (request, requestedBy) => {
+      if (request.kind === 'rehearse') {
+        // Production is not touched either; a rehearsal loads the host, hence the confirmation.
+        const [rehearse, backups, history] = await Promise.all([planRehearsal(deps, request.target!), listBackups(config.backup.dir), readHistory(config.bot.stateDir)]);
+        return { kind: 'rehearse', rehearse, newestBackup: backups[0], history, requestedBy, now: deps.clock.now() };
+      }
       if (request.kind === 'build') {
         // Production is not touched: no window, no database check.
         const [build, backups, history] = await Promise.all([buildState(request), listBackups(config.backup.dir), readHistory(config.bot.stateDir)]);
@@ -99,6 +105,7 @@ export function enginePlanner(deps: EngineDeps): Planner {
     },
     job: async (request, owner) => {
       if (request.kind === 'build') return buildJob(deps, await buildState(request), owner) as JobDefinition<unknown>;
+      if (request.kind === 'rehearse') return rehearseJob(deps, await planRehearsal(deps, request.target!), owner) as JobDefinition<unknown>;
       const state = await stateOf(request);
       if (state) return upgradeJob(deps, state, owner) as JobDefinition<unknown>;
       return (request.kind === 'backup' ? backupJob(deps, owner) : reindexJob(deps, owner)) as JobDefinition<unknown>;

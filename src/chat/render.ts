@@ -4,6 +4,7 @@
  */
 import { basename, relative } from 'node:path';
 import type { BuildState } from '../core/build/plan.js';
+import type { RehearseState } from '../core/rehearse/job.js';
 import type { Config } from '../config/index.js';
 import { toBotError } from '../common/errors.js';
 import { compareVersions, parseVersion } from '../common/version.js';
@@ -18,7 +19,9 @@ import type { HistoryEntry } from '../state/history.js';
 import type { StatusReport } from '../status/collect.js';
 
 export interface PlanFacts {
-  kind: Extract<JobKind, 'upgrade' | 'rollback' | 'backup' | 'reindex' | 'build'>;
+  kind: Extract<JobKind, 'upgrade' | 'rollback' | 'backup' | 'reindex' | 'build' | 'rehearse'>;
+  /** A rehearsal: the move it rehearses. */
+  rehearse?: RehearseState;
   state?: UpgradeState;
   /** A build: what it builds and publishes. */
   build?: BuildState;
@@ -37,6 +40,7 @@ export interface PlanFacts {
 
 export function renderPlan(m: Messages, config: Config, f: PlanFacts): string {
   if (f.build) return renderBuildPlan(m, f.build, f.requestedBy);
+  if (f.rehearse) return renderRehearsePlan(m, config, f);
   const s = f.state;
   const lines = [`#### ${m.plan.title(f.kind, s?.from ?? '', s?.target ?? '')}`, m.plan.requestedBy(f.requestedBy), ''];
   const rows: Array<[string, string]> = [];
@@ -71,8 +75,7 @@ export function renderPlan(m: Messages, config: Config, f: PlanFacts): string {
     const w = config.upgrade.maintenanceWindow;
     if (f.at !== undefined) rows.push([m.plan.startsAt, m.plan.startsAtValue(dateTime(m, f.at, config.upgrade.timeZone), f.atNote)]);
     if (inWindow(w, f.at ?? f.now, config.upgrade.timeZone)) rows.push([m.plan.window, m.plan.windowInside(w.text, config.upgrade.timeZone, f.at !== undefined)]);
-    const expected = expectedDowntime(f.history);
-    rows.push([m.plan.downtime, expected ? m.plan.downtimeFrom(duration(m, expected.ms), expected.samples) : m.plan.downtimeUnknown]);
+    rows.push([m.plan.downtime, expectedDowntimeText(m, f.history, s.target)]);
     if (s.kind === 'upgrade') rows.push([m.plan.changelog, s.changelog]);
   } else {
     rows.push([m.plan.downtime, m.plan.downtimeNone]);
@@ -95,6 +98,31 @@ function renderBuildPlan(m: Messages, b: BuildState, requestedBy: string): strin
   lines.push(...factsTable(rows));
   if (b.replaces.length > 0) lines.push('', `**${m.plan.warnings}**`, ...b.replaces.map((r) => `- :warning: ${m.build.replaces(r)}`));
   return lines.join('\n');
+}
+
+/** A rehearsal's plan: what runs on the copy, production untouched. */
+function renderRehearsePlan(m: Messages, config: Config, f: PlanFacts): string {
+  const u = f.rehearse!.upgrade;
+  const lines = [`#### ${m.plan.title('rehearse', u.from, u.target)}`, m.plan.requestedBy(f.requestedBy), ''];
+  const b = f.newestBackup;
+  const rows: Array<[string, string]> = [
+    [m.plan.appImage, `\`${u.app.toRef}\``],
+    [m.rehearse.copy, m.rehearse.copyValue(u.db.fromRef, config.db.name)],
+    [m.plan.lastBackup, b && f.now - b.createdAt.getTime() < config.backup.maxAgeMs ? m.rehearse.backupReused(b.name, duration(m, f.now - b.createdAt.getTime())) : m.plan.noBackup],
+    [m.rehearse.waits, duration(m, config.rehearsal.timeoutMs)],
+    [m.plan.downtime, m.rehearse.noDowntime],
+    [m.plan.changelog, u.changelog],
+  ];
+  lines.push(...factsTable(rows), '', m.rehearse.isolation);
+  return lines.join('\n');
+}
+
+/** The downtime a plan expects: past upgrades' median, plus the migration a rehearsal of this target measured. */
+export function expectedDowntimeText(m: Messages, history: HistoryEntry[], target: string): string {
+  const expected = expectedDowntime(history);
+  const rehearsed = [...history].reverse().find((h) => h.kind === 'rehearse' && h.outcome === 'succeeded' && h.to === target && typeof h.migrationMs === 'number');
+  if (rehearsed) return m.rehearse.downtimeWithMigration(duration(m, (expected?.ms ?? 0) + rehearsed.migrationMs!), duration(m, rehearsed.migrationMs!));
+  return expected ? m.plan.downtimeFrom(duration(m, expected.ms), expected.samples) : m.plan.downtimeUnknown;
 }
 
 /** The compact status table for `/upgrade status` (ephemeral). */

@@ -28,7 +28,7 @@ const STATUS_INLINE_MS = 2_500;
 /** A response_url is valid 30 minutes; what is older is not sent. */
 const RESPONSE_URL_TTL_MS = 29 * 60_000;
 
-type JobCommand = Extract<ChatCommand, { kind: 'upgrade' | 'rollback' | 'backup' | 'reindex' | 'build' }>;
+type JobCommand = Extract<ChatCommand, { kind: 'upgrade' | 'rollback' | 'backup' | 'reindex' | 'build' | 'rehearse' }>;
 
 export class ChatService {
   private planning: { user: string } | undefined;
@@ -89,7 +89,7 @@ export class ChatService {
     }
     this.planning = { user: who.username };
     this.track(this.planAndPost(cmd, req, who.username, at).finally(() => (this.planning = undefined)));
-    return ephemeral(m.ack.planning(cmd.kind === 'upgrade' ? m.what.upgrade(cmd.version) : cmd.kind === 'build' ? m.what.build(cmd.version) : m.what[cmd.kind]));
+    return ephemeral(m.ack.planning(cmd.kind === 'upgrade' ? m.what.upgrade(cmd.version) : cmd.kind === 'build' || cmd.kind === 'rehearse' ? m.what[cmd.kind](cmd.version) : m.what[cmd.kind]));
   }
 
   action(req: ActionRequest): Promise<ActionReply> {
@@ -146,7 +146,7 @@ export class ChatService {
     const { messages: m, config } = this.d;
     const request: PlanRequest = {
       kind: cmd.kind,
-      ...(cmd.kind === 'upgrade' || cmd.kind === 'build' ? { target: cmd.version } : {}),
+      ...(cmd.kind === 'upgrade' || cmd.kind === 'build' || cmd.kind === 'rehearse' ? { target: cmd.version } : {}),
       ...(cmd.kind === 'rollback' ? { withDb: cmd.withDb } : {}),
       ...(at ? { at: at.at, ...(at.note ? { atNote: at.note } : {}) } : {}),
     };
@@ -160,11 +160,11 @@ export class ChatService {
       const pending: Pending = {
         id,
         kind: cmd.kind,
-        ...(s ? { target: s.target, from: s.from } : cmd.kind === 'build' ? { target: cmd.version } : {}),
+        ...(s ? { target: s.target, from: s.from } : cmd.kind === 'build' || cmd.kind === 'rehearse' ? { target: cmd.version } : {}),
         ...(request.withDb ? { withDb: true } : {}),
         ...(at ? { at: at.at, ...(at.note ? { atNote: at.note } : {}) } : {}),
         ...(facts.outside ? { outside: facts.outside } : {}),
-        title: s ? `${m.kind[cmd.kind]} ${s.from} → ${s.target}` : cmd.kind === 'build' ? `${m.kind.build} ${cmd.version}` : m.kind[cmd.kind],
+        title: s ? `${m.kind[cmd.kind]} ${s.from} → ${s.target}` : cmd.kind === 'build' || cmd.kind === 'rehearse' ? `${m.kind[cmd.kind]} ${cmd.version}` : m.kind[cmd.kind],
         channelId: req.channelId,
         userId: req.userId,
         userName: username,
@@ -200,6 +200,7 @@ export class ChatService {
       confirm: p.at !== undefined ? m.plan.confirmSchedule(when(p.at)) : p.outside ? m.plan.confirmAnyway : m.plan.confirm[p.kind],
       cancel: m.plan.cancel,
       plan: '',
+      rehearse: m.plan.rehearseFirst,
     };
     const primary: ActionName = p.outside ? 'schedule' : 'confirm';
     const button = (action: ActionName) => ({
@@ -209,7 +210,9 @@ export class ChatService {
       style: action === primary ? 'primary' : action === 'confirm' ? 'danger' : 'default',
       integration: { url, context: signContext(config.bot.secret!, { job: p.id, action, exp: p.expiresAt, nonce: p.nonce }) },
     });
-    const actions: ActionName[] = p.outside ? ['schedule', 'confirm', 'cancel'] : ['confirm', 'cancel'];
+    // An upgrade to be run now can be rehearsed first (the plan stays open for the upgrade).
+    const rehearse: ActionName[] = p.kind === 'upgrade' && p.at === undefined ? ['rehearse'] : [];
+    const actions: ActionName[] = p.outside ? ['schedule', 'confirm', ...rehearse, 'cancel'] : ['confirm', ...rehearse, 'cancel'];
     return { fallback: p.title, color: '#1c58d9', text: m.plan.validity(duration(m, config.bot.confirmTtlMs)), actions: actions.map(button) };
   }
 
@@ -240,6 +243,8 @@ function refusal(m: ChatDeps['messages'], trigger: string, cmd: Extract<ChatComm
       return m.refuse.notYet(cmd.what);
     case 'buildVersion':
       return m.build.badVersion(trigger, cmd.input, cmd.suggestion);
+    case 'rehearseVersion':
+      return m.rehearse.badVersion(trigger, cmd.input, cmd.suggestion);
     case 'extra':
       return m.refuse.extra(trigger, cmd.text);
   }

@@ -36,7 +36,7 @@ export function slashTokenOf(authorization: string | undefined, formToken: unkno
   return typeof formToken === 'string' && formToken !== '' ? formToken : undefined;
 }
 
-export type ActionName = 'confirm' | 'cancel' | 'schedule' | 'plan';
+export type ActionName = 'confirm' | 'cancel' | 'schedule' | 'plan' | 'rehearse';
 
 export interface ActionContext {
   /** The pending confirmation (the job to be). */
@@ -65,7 +65,7 @@ export type ContextCheck = { ok: true; context: ActionContext } | { ok: false; r
 export function verifyContext(secret: string, raw: unknown, now: number): ContextCheck {
   if (!raw || typeof raw !== 'object') return { ok: false, reason: 'forged' };
   const c = raw as Record<string, unknown>;
-  if (typeof c.job !== 'string' || !['confirm', 'cancel', 'schedule', 'plan'].includes(c.action as string) || typeof c.exp !== 'number' || typeof c.nonce !== 'string' || typeof c.sig !== 'string') {
+  if (typeof c.job !== 'string' || !['confirm', 'cancel', 'schedule', 'plan', 'rehearse'].includes(c.action as string) || typeof c.exp !== 'number' || typeof c.nonce !== 'string' || typeof c.sig !== 'string') {
     return { ok: false, reason: 'forged' };
   }
   const context = { job: c.job, action: c.action, exp: c.exp, nonce: c.nonce, sig: c.sig } as ActionContext;

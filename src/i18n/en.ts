@@ -50,6 +50,7 @@ export const en = {
       `| \`${trigger} backup\` | takes a verified database dump now |`,
       `| \`${trigger} reindex\` | a dump, then \`REINDEX DATABASE\` |`,
       `| \`${trigger} build X.Y.Z\` | builds the images of X.Y.Z from the upstream checkout (BUILD_CONTEXT), pushes X.Y.Z and latest |`,
+      `| \`${trigger} rehearse X.Y.Z\` | runs X.Y.Z on a copy of the database (production untouched) and reports its migration time and errors |`,
       `| \`${trigger} cancel\` | cancels the pending confirmation, else the next scheduled upgrade |`,
       `| \`${trigger} help\` | this help |`,
       '',
@@ -66,6 +67,7 @@ export const en = {
     backup: 'a backup',
     reindex: 'the reindex',
     build: (v: string) => `building and publishing ${v}`,
+    rehearse: (v: string) => `the rehearsal of ${v} on a copy of the database`,
   },
 
   refuse: {
@@ -142,7 +144,7 @@ export const en = {
 
   plan: {
     title: (kind: JobKind, from: string, to: string) =>
-      kind === 'upgrade' ? `Upgrade plan: Mattermost ${from} → **${to}**` : kind === 'rollback' ? `Rollback plan: Mattermost ${from} → **${to}**` : kind === 'backup' ? 'Backup plan' : kind === 'reindex' ? 'Reindex plan' : kind === 'build' ? `Build plan: the images of Mattermost **${to}**` : `${kindNoun[kind]} plan`,
+      kind === 'upgrade' ? `Upgrade plan: Mattermost ${from} → **${to}**` : kind === 'rollback' ? `Rollback plan: Mattermost ${from} → **${to}**` : kind === 'backup' ? 'Backup plan' : kind === 'reindex' ? 'Reindex plan' : kind === 'build' ? `Build plan: the images of Mattermost **${to}**` : kind === 'rehearse' ? `Rehearsal plan: Mattermost ${from} → **${to}** on a copy of the database` : `${kindNoun[kind]} plan`,
     requestedBy: (user: string) => `Asked by @${user}.`,
     appImage: 'App image',
     dbImage: 'Database image',
@@ -185,6 +187,7 @@ export const en = {
     confirmSchedule: (when: string) => `Schedule for ${when}`,
     scheduleInWindow: (when: string) => `Schedule in the window (${when})`,
     confirmAnyway: 'Upgrade now anyway',
+    rehearseFirst: 'Rehearse first',
     warnOutside: (w: string, tz: string, when: string) =>
       `It is outside the maintenance window ${w} (${tz}). *Schedule in the window* starts it at ${when}, announced to the team beforehand; *Upgrade now anyway* overrides the window, and the history records who did.`,
     overriddenBy: (user: string, at: string) => `⚠️ Started outside the maintenance window by @${user} at ${at}. Progress follows below.`,
@@ -195,6 +198,7 @@ export const en = {
     decisionConfirm: 'confirmed',
     decisionSchedule: 'scheduled',
     decisionCancel: 'cancelled',
+    decisionRehearse: 'sent to a rehearsal first',
   },
 
   progress: {
@@ -233,6 +237,12 @@ export const en = {
       rehearse: (to: string) => `✅ Rehearsal passed: Mattermost ${to} started on a copy of the database`,
     } as Record<JobKind, (to: string) => string>,
     buildFailed: '⛔ Build failed: nothing was published, and the images it had made are removed',
+    rehearseFailed: (to: string) => `❌ Rehearsal failed: Mattermost ${to} did not start on the copy of the database. Production was not touched; the copy is removed`,
+    rehearsal: 'On the copy',
+    rehearsalValue: (startup: string, migration: string, restore: string) => `started in ${startup}, migration ${migration}, dump restored in ${restore}`,
+    schema: 'Schema version',
+    isolationChecked: 'Isolation checked',
+    rehearseStarted: (user: string, at: string) => `🧪 Rehearsal started by @${user} at ${at}: its progress follows below. Type the command again to upgrade afterwards.`,
     buildHalfWay: '🆘 Publishing stopped half-way: part of the release is in the registry, a human finishes it',
     buildError: 'What the builder said',
     published: 'Published',
@@ -303,6 +313,20 @@ export const en = {
     noContext: (trigger: string) => `\`${trigger} build\` needs \`BUILD_CONTEXT\` (the upstream checkout on the host) in the bot's configuration. Without it, build on the host: \`mm-upgrade build X.Y.Z --context <dir> --push\`.`,
     badVersion: (trigger: string, input?: string, suggestion?: string) =>
       `${input ? `\`${input}\` is not a release number.` : 'Which version?'} Type \`${trigger} build X.Y.Z\` with the exact version, for example \`${trigger} build ${suggestion ?? '10.11.4'}\`; \`latest\` is tagged by the build itself.`,
+  },
+
+  rehearse: {
+    copy: 'The copy',
+    copyValue: (db: string, name: string) => `a scratch PostgreSQL from \`${db}\` with a volume of its own, \`${name}\` restored into it`,
+    backupReused: (file: string, age: string) => `\`${file}\`, ${age} old: used for the copy (verified again)`,
+    waits: 'Waits for the new version',
+    noDowntime: 'none: production keeps serving, untouched',
+    isolation: 'The rehearsal server sends no mail or push notification, runs no job, contacts no marketplace and joins no cluster; it listens on loopback or an internal network only. Everything it makes is removed afterwards.',
+    downtimeWithMigration: (total: string, migration: string) => `about ${total} (a rehearsal of this version measured a migration of ${migration})`,
+    badVersion: (trigger: string, input?: string, suggestion?: string) =>
+      `${input ? `\`${input}\` is not a release number.` : 'Which version?'} Type \`${trigger} rehearse X.Y.Z\` with the exact version, for example \`${trigger} rehearse ${suggestion ?? '10.11.4'}\`.`,
+    planButton: (v: string) => `Plan upgrade to ${v}`,
+    planText: (v: string) => `The rehearsal of ${v} passed: the upgrade can be planned now.`,
   },
 
   backups: {

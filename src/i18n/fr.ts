@@ -49,6 +49,7 @@ export const fr: Messages = {
       `| \`${trigger} backup\` | fait tout de suite une sauvegarde vérifiée de la base |`,
       `| \`${trigger} reindex\` | une sauvegarde, puis \`REINDEX DATABASE\` |`,
       `| \`${trigger} build X.Y.Z\` | construit les images de X.Y.Z depuis la copie du dépôt amont (BUILD_CONTEXT), publie X.Y.Z et latest |`,
+      `| \`${trigger} rehearse X.Y.Z\` | fait tourner X.Y.Z sur une copie de la base (production intacte) et donne le temps de migration et les erreurs |`,
       `| \`${trigger} cancel\` | annule la confirmation en attente, sinon la prochaine mise à jour programmée |`,
       `| \`${trigger} help\` | cette aide |`,
       '',
@@ -65,6 +66,7 @@ export const fr: Messages = {
     backup: 'une sauvegarde',
     reindex: 'la réindexation',
     build: (v: string) => `la construction et la publication de ${v}`,
+    rehearse: (v: string) => `la répétition de ${v} sur une copie de la base`,
   },
 
   refuse: {
@@ -151,6 +153,8 @@ export const fr: Messages = {
             ? 'Plan de sauvegarde'
             : kind === 'reindex'
               ? 'Plan de réindexation'
+              : kind === 'rehearse'
+                ? `Plan de répétition : Mattermost ${from} → **${to}** sur une copie de la base`
               : kind === 'build'
                 ? `Plan de publication : les images de Mattermost **${to}**`
                 : `Plan : ${kindNoun[kind]}`,
@@ -195,6 +199,7 @@ export const fr: Messages = {
       `${when}${note === 'gap' ? " (on avance l'heure cette nuit-là : l'heure demandée n'existe pas, c'est la même heure après le saut)" : note === 'repeated' ? " (on recule l'heure cette nuit-là : la première des deux)" : ''}`,
     confirmSchedule: (when: string) => `Programmer pour ${when}`,
     scheduleInWindow: (when: string) => `Programmer dans le créneau (${when})`,
+    rehearseFirst: "Répéter d'abord",
     confirmAnyway: 'Mettre à jour maintenant quand même',
     warnOutside: (w: string, tz: string, when: string) =>
       `Nous sommes en dehors du créneau de maintenance ${w} (${tz}). *Programmer dans le créneau* la lance à ${when}, annoncée à l'équipe avant ; *Mettre à jour maintenant quand même* passe outre le créneau, et l'historique garde qui l'a fait.`,
@@ -206,6 +211,7 @@ export const fr: Messages = {
     decisionConfirm: 'confirmé',
     decisionSchedule: 'programmé',
     decisionCancel: 'annulé',
+    decisionRehearse: "envoyé d'abord en répétition",
   },
 
   progress: {
@@ -244,6 +250,12 @@ export const fr: Messages = {
       rehearse: (to: string) => `✅ Répétition réussie : Mattermost ${to} a démarré sur une copie de la base`,
     },
     buildFailed: "⛔ Construction en échec : rien n'a été publié, et les images qu'elle avait faites sont supprimées",
+    rehearseFailed: (to: string) => `❌ Répétition en échec : Mattermost ${to} n'a pas démarré sur la copie de la base. La production n'a pas été touchée ; la copie est supprimée`,
+    rehearsal: 'Sur la copie',
+    rehearsalValue: (startup: string, migration: string, restore: string) => `démarré en ${startup}, migration ${migration}, sauvegarde restaurée en ${restore}`,
+    schema: 'Version du schéma',
+    isolationChecked: 'Isolement vérifié',
+    rehearseStarted: (user: string, at: string) => `🧪 Répétition lancée par @${user} à ${at} : sa progression suit. Retape la commande pour mettre à jour ensuite.`,
     buildHalfWay: "🆘 Publication arrêtée à mi-chemin : une partie de la version est dans le registre, une personne doit la terminer",
     buildError: 'Ce que la construction a répondu',
     published: 'Publié',
@@ -314,6 +326,20 @@ export const fr: Messages = {
     noContext: (trigger: string) => `\`${trigger} build\` a besoin de \`BUILD_CONTEXT\` (la copie du dépôt amont sur le serveur) dans la configuration du bot. Sans elle, construis sur le serveur : \`mm-upgrade build X.Y.Z --context <dossier> --push\`.`,
     badVersion: (trigger: string, input?: string, suggestion?: string) =>
       `${input ? `\`${input}\` n'est pas un numéro de version.` : 'Quelle version ?'} Tape \`${trigger} build X.Y.Z\` avec la version exacte, par exemple \`${trigger} build ${suggestion ?? '10.11.4'}\` ; \`latest\` est posé par la construction elle-même.`,
+  },
+
+  rehearse: {
+    copy: 'La copie',
+    copyValue: (db: string, name: string) => `un PostgreSQL jetable depuis \`${db}\` avec son propre volume, \`${name}\` restaurée dedans`,
+    backupReused: (file: string, age: string) => `\`${file}\`, vieille de ${age} : utilisée pour la copie (vérifiée à nouveau)`,
+    waits: 'Attend la nouvelle version',
+    noDowntime: "aucune : la production continue de tourner, intacte",
+    isolation: "Le serveur de répétition n'envoie ni courriel ni notification, ne lance aucune tâche, ne contacte aucune place de marché et ne rejoint aucune grappe ; il n'écoute qu'en boucle locale ou sur un réseau interne. Tout ce qu'il crée est supprimé ensuite.",
+    downtimeWithMigration: (total: string, migration: string) => `environ ${total} (une répétition de cette version a mesuré une migration de ${migration})`,
+    badVersion: (trigger: string, input?: string, suggestion?: string) =>
+      `${input ? `\`${input}\` n'est pas un numéro de version.` : 'Quelle version ?'} Tape \`${trigger} rehearse X.Y.Z\` avec la version exacte, par exemple \`${trigger} rehearse ${suggestion ?? '10.11.4'}\`.`,
+    planButton: (v: string) => `Préparer la mise à jour en ${v}`,
+    planText: (v: string) => `La répétition de ${v} a réussi : la mise à jour peut être préparée.`,
   },
 
   backups: {

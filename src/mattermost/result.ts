@@ -18,7 +18,9 @@ export function renderResult(m: Messages, result: JobResult, model: ProgressMode
   const from = str(details.from) ?? job.subject?.from ?? '';
   const to = str(details.to) ?? job.subject?.to ?? '';
   const title =
-    job.kind === 'build' && result.outcome === 'refused' && model.failedStep
+    job.kind === 'rehearse' && result.outcome === 'rolled-back'
+      ? m.result.rehearseFailed(to)
+      : job.kind === 'build' && result.outcome === 'refused' && model.failedStep
       ? m.result.buildFailed
       : job.kind === 'build' && result.outcome === 'human-needed' && Array.isArray(details.references) && (details.references as Array<{ digest: unknown }>).some((r) => r.digest)
         ? m.result.buildHalfWay
@@ -48,6 +50,12 @@ export function renderResult(m: Messages, result: JobResult, model: ProgressMode
   if (at && result.outcome === 'succeeded') rows.push([m.result.restoreLoses, m.result.restoreLosesValue(dateTime(m, Date.parse(at), timeZone))]);
   if (typeof details.reindexMs === 'number') rows.push([m.result.reindexTook, duration(m, details.reindexMs)]);
   if (job.kind === 'build') rows.push(...buildRows(m, details));
+  if (typeof details.startupMs === 'number' && typeof details.restoreMs === 'number') {
+    rows.push([m.result.rehearsal, m.result.rehearsalValue(duration(m, details.startupMs), typeof details.migrationMs === 'number' ? duration(m, details.migrationMs) : '—', duration(m, details.restoreMs))]);
+    rows.push([m.result.schema, `${str(details.schemaBefore) ?? '—'} → ${str(details.schemaAfter) ?? '—'}`]);
+    if (Array.isArray(details.isolation)) rows.push([m.result.isolationChecked, (details.isolation as string[]).map((x) => `\`${x}\``).join(', ')]);
+  }
+  if (str(details.rehearsal) && job.kind === 'upgrade') rows.push([m.result.rehearsal, typeof details.migrationMs === 'number' ? m.result.rehearsalValue('✓', duration(m, details.migrationMs), '✓') : '✓']);
   rows.push([m.result.took, duration(m, result.durationMs)]);
   const changelog = str(details.changelog);
   if (changelog && result.outcome === 'succeeded') rows.push([m.result.changelog, changelog]);

@@ -17,7 +17,7 @@ import { waitFor } from '../bed/proc.js';
 import { MattermostApi } from '../mattermost/client.js';
 import type { Post } from '../mattermost/model.js';
 import { ENGLISH, FRENCH, prose, TOKENS, WORLD } from '../mattermost/world.js';
-import { actionsOf, botEnv, ChatView, outboxCount, pingOk, postAction, postCommand, SECRET, watchOutbox } from './helpers/chat.js';
+import { actionsOf, botEnv, ChatView, isPlanPost, outboxCount, pingOk, postAction, postCommand, SECRET, watchOutbox } from './helpers/chat.js';
 
 const history = (stateDir: string): HistoryEntry[] =>
   existsSync(join(stateDir, 'history.jsonl'))
@@ -113,7 +113,7 @@ describe('chat on the team-built layout, in French', () => {
     // A plan, then clicks that must not count.
     const asked = Date.now();
     await chat.type(TOKENS.admin, '1.1.0');
-    const plan = await chat.waitPost('upgrades', asked, (p) => actionsOf(p).length === 2, 30_000, true);
+    const plan = await chat.waitPost('upgrades', asked, (p) => isPlanPost(p), 30_000, true);
     const [confirm] = actionsOf(plan);
     const byAlice = await chat.api.click(TOKENS.alice, plan.id, 'confirm');
     assert.equal(byAlice.status, 200);
@@ -143,7 +143,7 @@ describe('chat on the team-built layout, in French', () => {
     assert.ok(ack.ms < 1_000, `acknowledged in ${ack.ms} ms`);
     assert.equal(ack.body.response_type, 'ephemeral');
     assert.match(ack.text, /Je prépare le plan pour la mise à jour en 1\.1\.0/);
-    const plan = await chat.waitPost('upgrades', asked, (p) => actionsOf(p).length === 2, 30_000, true);
+    const plan = await chat.waitPost('upgrades', asked, (p) => isPlanPost(p), 30_000, true);
     assert.match(plan.message, /Plan de mise à jour : Mattermost 1\.0\.0 → \*\*1\.1\.0\*\*/);
     assert.match(plan.message, /pica-mattermost:1\.0\.0` → `.*pica-mattermost:1\.1\.0`/);
     assert.match(plan.message, /pica-mattermost-db:1\.0\.0` → `.*pica-mattermost-db:1\.1\.0`/);
@@ -200,7 +200,7 @@ describe('chat on the team-built layout, in French', () => {
   it('a failing version is rolled back by itself, and the result quotes its log lines', async () => {
     const asked = Date.now();
     await chat.type(TOKENS.admin, '1.2.0');
-    const plan = await chat.waitPost('upgrades', asked, (p) => actionsOf(p).length === 2, 30_000, true);
+    const plan = await chat.waitPost('upgrades', asked, (p) => isPlanPost(p), 30_000, true);
     assert.equal((await chat.api.click(TOKENS.admin, plan.id, 'confirm')).status, 200);
     const result = await chat.waitPost('upgrades', asked, (p) => /^#### ↩️/.test(p.message), 120_000);
     assert.match(result.message, /Mise à jour en échec, tout a été remis comme avant : Mattermost 1\.1\.0 est en service/);
@@ -217,7 +217,7 @@ describe('chat on the team-built layout, in French', () => {
     const asked = Date.now();
     const ack = await chat.type(TOKENS.admin, 'rollback');
     assert.match(ack.text, /Je prépare le plan pour le retour arrière/);
-    const plan = await chat.waitPost('upgrades', asked, (p) => actionsOf(p).length === 2, 30_000, true);
+    const plan = await chat.waitPost('upgrades', asked, (p) => isPlanPost(p), 30_000, true);
     assert.match(plan.message, /Plan de retour arrière : Mattermost 1\.1\.0 → \*\*1\.0\.0\*\*/);
     assert.equal(actionsOf(plan)[0]!.name, 'Revenir en arrière');
     assert.equal((await chat.api.click(TOKENS.admin, plan.id, 'confirm')).status, 200);
@@ -233,7 +233,7 @@ describe('chat on the team-built layout, in French', () => {
   it('/upgrade cancel takes the buttons off a waiting plan', async () => {
     const asked = Date.now();
     await chat.type(TOKENS.admin, 'backup');
-    const plan = await chat.waitPost('upgrades', asked, (p) => actionsOf(p).length === 2, 30_000, true);
+    const plan = await chat.waitPost('upgrades', asked, (p) => isPlanPost(p), 30_000, true);
     assert.match(plan.message, /Plan de sauvegarde/);
     const cancelled = await chat.type(TOKENS.admin, 'cancel');
     assert.match(cancelled.text, /Annulé : \*\*Sauvegarde\*\*/);
@@ -311,7 +311,7 @@ describe("chat on Mattermost's own layout, in English, against a current server"
   it('a bot stopped in the middle of a switch keeps its chat messages, and delivers them when it starts again', async () => {
     const asked = Date.now();
     await chat.type(TOKENS.admin, '1.1.0');
-    const plan = await chat.waitPost('upgrades', asked, (p) => actionsOf(p).length === 2, 30_000, true);
+    const plan = await chat.waitPost('upgrades', asked, (p) => isPlanPost(p), 30_000, true);
     assert.match(plan.message, /`.*postgres:15`, versioned on its own: unchanged, keeps running/);
     assert.equal((await chat.api.click(TOKENS.admin, plan.id, 'confirm')).status, 200);
     await waitFor('Mattermost down with messages held', async () => (!(await pingOk(d.appUrl)) && outboxCount(stateDir) > 0 ? true : undefined), { timeoutMs: 60_000, intervalMs: 20 });

@@ -16,6 +16,8 @@ import { run, waitFor } from '../bed/proc.js';
 import { MattermostApi } from '../mattermost/client.js';
 import { TOKENS, WORLD } from '../mattermost/world.js';
 import { bed, fresh } from './helpers/upgrades.js';
+import { startBot } from '../bed/bot.js';
+import { actionsOf, botEnv as chatEnv, ChatView, isPlanPost } from './helpers/chat.js';
 
 const docker = (args: string[]) => run('docker', args, { env: { ...process.env, DOCKER_HOST: bed.dockerHost } });
 const LABEL = 'org.mattermost-upgrade-bot.rehearsal';
@@ -176,5 +178,56 @@ describe('mm-upgrade rehearse', () => {
     assert.match(result.summary, /failed at Rehearse on a copy of the database/);
     assert.ok((result.details.logLines as string[]).some((l) => /Failed to apply database migrations/.test(l)));
     assert.deepEqual(await production(d), prod, 'production never stopped');
+  });
+});
+
+describe('rehearsals in chat', () => {
+  it('*Rehearse first* under an upgrade plan, /upgrade rehearse for a broken release, and the next plan expects the measured migration', async () => {
+    const d = await fresh('team');
+    const api = new MattermostApi(d.appUrl);
+    const chat = new ChatView(api, await api.seed(WORLD));
+    const env = await chatEnv({ ...d.env, REHEARSAL_TIMEOUT: '60' }, { BOT_LOCALE: 'en' });
+    env.MM_SLASH_TOKENS = (JSON.parse((await mmUpgrade(['register-command', '--json'], env)).stdout) as { token: string }).token;
+    const prod = await production(d);
+    const bot = await startBot(env);
+    try {
+      let since = Date.now();
+      await chat.type(TOKENS.admin, '1.6.0');
+      const plan = await chat.waitPost('upgrades', since, isPlanPost, 30_000, true);
+      assert.deepEqual(actionsOf(plan).map((a) => a.name), ['Upgrade now', 'Rehearse first', 'Cancel']);
+      since = Date.now();
+      assert.equal((await chat.api.click(TOKENS.admin, plan.id, 'rehearse')).status, 200);
+      const passed = await chat.waitPost('upgrades', since, (p) => /^#### ✅ Rehearsal passed: Mattermost 1\.6\.0 started on a copy of the database/.test(p.message), 120_000, true);
+      assert.match(passed.message, /\| On the copy \| started in .*, migration \d+(\.\d+)? ?s, dump restored in /);
+      assert.match(passed.message, /\| Schema version \| 1\.0\.0 → 1\.6\.0 \|/);
+      assert.match(passed.message, /`SiteURL=http:\/\/127\.0\.0\.1:\d+`/);
+      assert.deepEqual(actionsOf(passed).map((a) => a.name), ['Plan upgrade to 1.6.0']);
+      const decided = (await chat.botPosts('upgrades', true)).find((p) => p.id === plan.id)!;
+      assert.match(decided.message, /🧪 Rehearsal started by @pica-admin/);
+      assert.deepEqual(actionsOf(decided), [], 'the plan lost its buttons');
+
+      since = Date.now();
+      assert.equal((await chat.api.click(TOKENS.admin, passed.id, 'plan')).status, 200);
+      const again = await chat.waitPost('upgrades', since, isPlanPost, 30_000, true);
+      assert.match(again.message, /\| Expected downtime \| about .*\(a rehearsal of this version measured a migration of \d/);
+      assert.equal((await chat.api.click(TOKENS.admin, again.id, 'cancel')).status, 200);
+
+      since = Date.now();
+      await chat.type(TOKENS.admin, 'rehearse 1.2.0');
+      const rplan = await chat.waitPost('upgrades', since, isPlanPost, 30_000, true);
+      assert.match(rplan.message, /Rehearsal plan: Mattermost 1\.0\.0 → \*\*1\.2\.0\*\* on a copy of the database/);
+      assert.match(rplan.message, /\| Expected downtime \| none: production keeps serving, untouched \|/);
+      assert.deepEqual(actionsOf(rplan).map((a) => a.name), ['Rehearse now', 'Cancel']);
+      since = Date.now();
+      assert.equal((await chat.api.click(TOKENS.admin, rplan.id, 'confirm')).status, 200);
+      const failed = await chat.waitPost('upgrades', since, (p) => /^#### ❌ Rehearsal failed: Mattermost 1\.2\.0 did not start on the copy/.test(p.message), 120_000, true);
+      assert.match(failed.message, /Failed to apply database migrations/);
+      assert.deepEqual(await production(d), prod, 'production untouched');
+      assert.deepEqual((await inventory()).labelled, []);
+    } finally {
+      if (process.env.SHOW_CHAT) for (const p of await chat.botPosts('upgrades', true)) console.log('POST>', p.message.slice(0, 600));
+      if (process.env.SHOW_CHAT) console.log(bot.output().slice(-3000));
+      await bot.stop();
+    }
   });
 });

@@ -18,7 +18,7 @@ import { currentBed } from '../bed/state.js';
 import { MattermostApi } from '../mattermost/client.js';
 import type { Post } from '../mattermost/model.js';
 import { TOKENS, WORLD } from '../mattermost/world.js';
-import { actionsOf, botEnv, ChatView } from './helpers/chat.js';
+import { actionsOf, botEnv, ChatView, isPlanPost } from './helpers/chat.js';
 
 const bed = currentBed();
 const docker = (args: string[]) => run('docker', args, { env: { ...process.env, DOCKER_HOST: bed.dockerHost } });
@@ -89,7 +89,7 @@ describe('the release watch, on the bed registry', () => {
     const clicked = Date.now();
     const r = await chat.api.click(TOKENS.admin, suggestion.id, 'plan');
     assert.equal(r.status, 200);
-    const plan = await chat.waitPost('upgrades', clicked, (p) => actionsOf(p).length === 2, 30_000, true);
+    const plan = await chat.waitPost('upgrades', clicked, (p) => isPlanPost(p), 30_000, true);
     assert.match(plan.message, /Upgrade plan: Mattermost 1\.0\.0 → \*\*1\.1\.0\*\*/);
     const byAlice = await chat.api.click(TOKENS.alice, suggestion.id, 'plan');
     assert.equal(byAlice.status, 200);

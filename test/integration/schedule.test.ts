@@ -14,7 +14,7 @@ import { mmUpgrade } from '../bed/cli.js';
 import { deploy, readRows, waitForApp, type Deployment } from '../bed/deploy.js';
 import { MattermostApi } from '../mattermost/client.js';
 import { TOKENS, WORLD } from '../mattermost/world.js';
-import { actionsOf, botEnv, ChatView } from './helpers/chat.js';
+import { actionsOf, botEnv, ChatView, isPlanPost } from './helpers/chat.js';
 
 const TZ = 'Europe/Paris';
 
@@ -62,7 +62,7 @@ describe('scheduled upgrades, in English', () => {
     const at = Math.ceil((asked + 2 * 60_000) / 60_000) * 60_000;
     const when = wallText(at, TZ);
     await chat.type(TOKENS.admin, `1.1.0 at ${when.slice(11)}`);
-    const plan = await chat.waitPost('upgrades', asked, (p) => actionsOf(p).length === 2, 30_000, true);
+    const plan = await chat.waitPost('upgrades', asked, (p) => isPlanPost(p), 30_000, true);
     assert.match(plan.message, /\| Starts at \| \d\d\/\d\d\/\d{4},? \d\d:\d\d \|/);
     assert.match(actionsOf(plan)[0]!.name, /^Schedule for /);
     assert.equal((await chat.api.click(TOKENS.admin, plan.id, 'confirm')).status, 200);
@@ -97,7 +97,7 @@ describe('scheduled upgrades, in English', () => {
   it('/upgrade cancel cancels the next scheduled upgrade, and says who did', async () => {
     const asked = Date.now();
     await chat.type(TOKENS.admin, '1.5.0 at 2030-01-15 12:00');
-    const plan = await chat.waitPost('upgrades', asked, (p) => actionsOf(p).length === 2, 30_000, true);
+    const plan = await chat.waitPost('upgrades', asked, (p) => isPlanPost(p), 30_000, true);
     await chat.api.click(TOKENS.admin, plan.id, 'confirm');
     const cancel = await chat.type(TOKENS.admin, 'cancel');
     assert.match(cancel.text, /Cancelled: the upgrade to 1\.5\.0 scheduled for /);
@@ -117,7 +117,7 @@ describe('scheduled upgrades, in English', () => {
       await chat.type(TOKENS.admin, '1.2.0');
       const plan = await chat.waitPost('upgrades', asked, (p) => actionsOf(p).length === 3, 30_000, true);
       assert.match(plan.message, new RegExp(`It is outside the maintenance window ${window} \\(Europe/Paris\\)\\. \\*Schedule in the window\\* starts it at`));
-      assert.deepEqual(actionsOf(plan).map((a) => [a.id, a.style]), [['schedule', 'primary'], ['confirm', 'danger'], ['cancel', 'default']]);
+      assert.deepEqual(actionsOf(plan).map((a) => [a.id, a.style]), [['schedule', 'primary'], ['confirm', 'danger'], ['rehearse', 'default'], ['cancel', 'default']]);
       assert.match(actionsOf(plan)[0]!.name, /^Schedule in the window \(/);
       assert.equal(actionsOf(plan)[1]!.name, 'Upgrade now anyway');
       await chat.api.click(TOKENS.admin, plan.id, 'schedule');

@@ -113,6 +113,11 @@ export function actionsOf(p: Post): Array<{ id: string; name: string; style?: st
   return (attachments ?? []).flatMap((a) => (a.actions ?? []) as ReturnType<typeof actionsOf>);
 }
 
+/** A plan post: its buttons end with *Cancel* (a result's *Plan upgrade* alone is not one). */
+export function isPlanPost(p: Post): boolean {
+  return actionsOf(p).some((a) => a.id === 'cancel');
+}
+
 /** POSTs to the bot's action route exactly as Mattermost would for a click on `post`. */
 export async function postAction(botUrl: string, body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<{ status: number; contentType: string | null; json: Record<string, unknown> }> {
   const res = await fetch(`${botUrl}/mattermost/action`, {

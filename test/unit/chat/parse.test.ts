@@ -25,7 +25,9 @@ describe('/upgrade text', () => {
     assert.deepEqual(parseCommand('10.11.4 at 2027-01-15  22:00'), { kind: 'upgrade', version: '10.11.4', at: '2027-01-15 22:00' });
     assert.deepEqual(parseCommand('10.11.4 at'), { kind: 'upgrade', version: '10.11.4', at: '' });
     assert.deepEqual(parseCommand('status now'), { kind: 'refuse', reason: 'extra', text: 'status now' });
-    assert.deepEqual(parseCommand('rehearse 10.11.4'), { kind: 'refuse', reason: 'notYet', what: '/upgrade rehearse' });
+    assert.deepEqual(parseCommand('rehearse 10.11.4'), { kind: 'rehearse', version: '10.11.4' });
+    assert.deepEqual(parseCommand('rehearse'), { kind: 'refuse', reason: 'rehearseVersion' });
+    assert.deepEqual(parseCommand('restore x.dump'), { kind: 'refuse', reason: 'notYet', what: '/upgrade restore' });
   });
 
   it('build X.Y.Z, and what to type when the version is missing or loose', () => {

@@ -138,7 +138,7 @@ describe('chat conversation (engine stood in)', () => {
     assert.equal((await plans()).length, 0);
   });
 
-  it('says a plan is on its way, refuses a second request meanwhile, then posts the plan with two signed buttons', async () => {
+  it('says a plan is on its way, refuses a second request meanwhile, then posts the plan with its signed buttons (an upgrade may be rehearsed first)', async () => {
     let released = false;
     releasePlanning = () => (released = true);
     assert.match(await type(TOKENS.admin, '1.1.0'), /^Preparing the plan for the upgrade to 1\.1\.0/);
@@ -150,7 +150,7 @@ describe('chat conversation (engine stood in)', () => {
     const plan = await waitFor('the plan', async () => (await plans())[0]);
     assert.match(plan.message, /^#### Upgrade plan: Mattermost 1\.0\.0 → \*\*1\.1\.0\*\*\nAsked by @pica-admin\./);
     const actions = (plan.props.attachments as Array<{ actions: Array<{ id: string; integration: { url: string; context: Record<string, unknown> } }> }>)[0]!.actions;
-    assert.deepEqual(actions.map((a) => a.id), ['confirm', 'cancel']);
+    assert.deepEqual(actions.map((a) => a.id), ['confirm', 'rehearse', 'cancel']);
     assert.deepEqual(Object.keys(actions[0]!.integration.context).sort(), ['action', 'exp', 'job', 'nonce', 'sig']);
     assert.equal(actions[0]!.integration.context.exp, clock + 600_000);
     assert.match(await type(TOKENS.admin, 'backup'), /A confirmation is already waiting: \*\*Upgrade 1\.0\.0 → 1\.1\.0\*\*, asked by @pica-admin/);
