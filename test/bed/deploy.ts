@@ -39,8 +39,9 @@ const FIXTURES = new URL('../fixtures/bed/', import.meta.url).pathname;
 
 let counter = 0;
 
-export async function deploy(layout: Layout, opts: { name?: string; stopDelayMs?: number; rows?: number } = {}): Promise<Deployment> {
-  const bed = currentBed();
+export async function deploy(layout: Layout, opts: { name?: string; stopDelayMs?: number; rows?: number; dockerHost?: string } = {}): Promise<Deployment> {
+  // `dockerHost`: another engine than the bed's (a test's own, e.g. one with a tiny data root).
+  const bed = opts.dockerHost ? { ...currentBed(), dockerHost: opts.dockerHost } : currentBed();
   const project = opts.name ?? `${layout === 'team' ? 'pica' : 'mm'}${process.pid}x${++counter}`;
   const dir = join(bed.root, 'deployments', project);
   mkdirSync(dir, { recursive: true });

@@ -6,12 +6,12 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JobResult } from '../../src/core/events.js';
 import { mmUpgrade, mmUpgradeBackground } from '../bed/cli.js';
-import type { Deployment } from '../bed/deploy.js';
-import { readRows } from '../bed/deploy.js';
+import { deploy, readRows, type Deployment } from '../bed/deploy.js';
+import { startDockerd, unmountUnder } from '../bed/daemons.js';
 import { run, waitFor } from '../bed/proc.js';
 import { MattermostApi } from '../mattermost/client.js';
 import { TOKENS, WORLD } from '../mattermost/world.js';
@@ -228,6 +228,38 @@ describe('rehearsals in chat', () => {
       if (process.env.SHOW_CHAT) for (const p of await chat.botPosts('upgrades', true)) console.log('POST>', p.message.slice(0, 600));
       if (process.env.SHOW_CHAT) console.log(bot.output().slice(-3000));
       await bot.stop();
+    }
+  });
+});
+
+describe('the size guard', () => {
+  it('refuses a rehearsal when the filesystem of Docker\'s data root cannot hold a copy, and leaves nothing', async () => {
+    // An engine of its own whose data root is a 700 MB tmpfs: the images fill half of it.
+    const root = mkdtempSync(join(bed.root, 'tiny-root-'));
+    const data = join(root, 'docker', 'data');
+    mkdirSync(data, { recursive: true });
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=700m', 'tmpfs', data]);
+    let dockerd: Awaited<ReturnType<typeof startDockerd>> | undefined;
+    let d: Deployment | undefined;
+    try {
+      dockerd = await startDockerd(root);
+      d = await deploy('team', { dockerHost: dockerd.dockerHost, stopDelayMs: 100 });
+      const prod = (await run('docker', ['inspect', '--format', '{{.Id}}', d.appContainer, d.dbContainer], { env: { ...process.env, DOCKER_HOST: dockerd.dockerHost } })).stdout;
+      const r = await mmUpgrade(['rehearse', '1.1.0', '--json'], { ...d.env, REHEARSAL_TIMEOUT: '30' });
+      assert.equal(r.code, 2, r.stderr);
+      const result = JSON.parse(r.stdout) as JobResult;
+      assert.equal(result.outcome, 'refused');
+      assert.match(result.reason!, /not enough free space for a rehearsal where Docker keeps volumes: \d+(\.\d+)? MB free, the database is .* and a copy needs .* with its margin/);
+      assert.match(result.hint!, /REHEARSAL=never/);
+      const left = (await run('docker', ['ps', '-aq', '--filter', `label=${LABEL}`], { env: { ...process.env, DOCKER_HOST: dockerd.dockerHost } })).stdout.trim();
+      const volumes = (await run('docker', ['volume', 'ls', '-q', '--filter', `label=${LABEL}`], { env: { ...process.env, DOCKER_HOST: dockerd.dockerHost } })).stdout.trim();
+      assert.equal(left + volumes, '', 'nothing of the rehearsal is left');
+      assert.equal((await run('docker', ['inspect', '--format', '{{.Id}}', d.appContainer, d.dbContainer], { env: { ...process.env, DOCKER_HOST: dockerd.dockerHost } })).stdout, prod);
+    } finally {
+      await d?.down().catch(() => undefined);
+      await dockerd?.stop();
+      await unmountUnder(root);
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });
