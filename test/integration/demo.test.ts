@@ -12,7 +12,7 @@ it('the demo shows the plan, every edit of the progress message, the announcemen
   const order = [
     /@pica-admin types in ~upgrades: {2}\/upgrade 1\.1\.0/,
     /Upgrade plan: Mattermost 1\.0\.0 → 1\.1\.0/,
-    /\[ Upgrade now \] {2}\[ Cancel \]/,
+    /\[ Upgrade now \] {2}\[ Rehearse first \] {2}\[ Cancel \]/,
     /@pica-admin clicks "Upgrade now"/,
     /upgrade-bot edits its message in ~upgrades/,
     /✅ Upgrade complete: Mattermost 1\.1\.0 is serving/,
