@@ -210,7 +210,7 @@ export class ChatService {
       style: action === primary ? 'primary' : action === 'confirm' ? 'danger' : 'default',
       integration: { url, context: signContext(config.bot.secret!, { job: p.id, action, exp: p.expiresAt, nonce: p.nonce }) },
     });
-    // An upgrade to be run now can be rehearsed first (the plan stays open for the upgrade).
+    // An upgrade to be run now can be rehearsed first (the rehearsal's result then offers *Plan upgrade*).
     const rehearse: ActionName[] = p.kind === 'upgrade' && p.at === undefined ? ['rehearse'] : [];
     const actions: ActionName[] = p.outside ? ['schedule', 'confirm', ...rehearse, 'cancel'] : ['confirm', ...rehearse, 'cancel'];
     return { fallback: p.title, color: '#1c58d9', text: m.plan.validity(duration(m, config.bot.confirmTtlMs)), actions: actions.map(button) };

@@ -92,7 +92,7 @@ describe('mm-upgrade rehearse', () => {
     // The isolation settings, read back from the rehearsal server itself (limited and logged-in client config).
     assert.deepEqual(
       (det.isolation as string[]).map((x) => x.split('=')[0]).sort(),
-      ['EnableCluster', 'EnableDiagnostics', 'EnableMarketplace', 'RunJobs', 'SendEmailNotifications', 'SendPushNotifications', 'SiteURL'],
+      ['EnableDiagnostics', 'EnableMarketplace', 'RunJobs', 'SendEmailNotifications', 'SendPushNotifications', 'SiteURL'],
     );
     assert.match(r.stderr, /Rehearse on a copy of the database/);
     assert.match(r.stderr, /restoring the dump into the copy/);

@@ -4,7 +4,7 @@
  * newest when younger than BACKUP_MAX_AGE), pull the target, rehearse. The same rehearsal is a
  * step of `upgrade` (REHEARSAL), before anything is changed.
  */
-import { takeBackup, verifyDump } from '../../backup/dump.js';
+import { backupFileName, takeBackup, verifyDump } from '../../backup/dump.js';
 import { dbTarget } from '../../backup/psql.js';
 import { listBackups } from '../../backup/store.js';
 import { ErrorCode, ServiceFailedError, UpgradeBotError } from '../../common/errors.js';
@@ -109,7 +109,9 @@ function dumpStep(deps: EngineDeps): Step<RehearseState> {
     title: 'Back up the database',
     run: async (ctx) => {
       const db = dbTarget(ctx.state.upgrade.db.container, config.db);
-      const newest = (await listBackups(config.backup.dir))[0];
+      // Only a dump of this database at the running version: another one would rehearse another migration.
+      const prefix = `${backupFileName(config.db.name, ctx.state.upgrade.from, new Date(0)).replace(/-\d{8}T\d{6}Z\.dump$/, '')}-`;
+      const newest = (await listBackups(config.backup.dir)).find((b) => b.name.startsWith(prefix));
       if (newest && clock.now() - newest.createdAt.getTime() < config.backup.maxAgeMs) {
         await verifyDump(engine, db, newest.path);
         ctx.state.dump = newest.path;
@@ -163,6 +165,7 @@ export function rehearsalStep<S>(
         );
         keep(ctx.state, report);
         for (const line of report.logLines) ctx.warn(`on the copy: ${line}`);
+        if (report.notVerifiable.length > 0) ctx.warn(`not verified on the copy (they need a token valid there: MM_BOT_TOKEN, a bot account's): ${report.notVerifiable.join(', ')}`);
         return summaryOf(report);
       } catch (err) {
         if (err instanceof ServiceFailedError) keepLines(ctx.state, err.logLines);
@@ -178,8 +181,11 @@ export function rehearsalUndoHandlers(deps: EngineDeps): Record<string, UndoHand
   return {
     'rehearsal-scratch': {
       describe: () => 'remove the scratch copy',
-      run: async (data) => {
-        await removeScratch(deps.engine, (data as { id: string }).id);
+      // Never fails an undo chain (a rollback of production must not end as "human needed" for it): said, with the commands.
+      run: async (data, ctx) => {
+        await removeScratch(deps.engine, (data as { id: string }).id).catch((err: unknown) =>
+          ctx.stage('rehearsal-scratch', `the scratch copy could not be removed (${(err as Error).message}): docker ps -a --filter label=org.mattermost-upgrade-bot.rehearsal=${(data as { id: string }).id}`, false),
+        );
       },
       manual: (data) => {
         const label = `org.mattermost-upgrade-bot.rehearsal=${(data as { id: string }).id}`;

@@ -7,7 +7,8 @@
 import { createReadStream } from 'node:fs';
 import { BadInputError, PolicyError, ServiceFailedError, TimeoutError } from '../../common/errors.js';
 import { formatBytes, formatDuration } from '../../config/parse.js';
-import { databaseSize, dbTarget, literal, psql } from '../../backup/psql.js';
+import { databaseSize, dbTarget, ident, literal, psql } from '../../backup/psql.js';
+import { isStrictVersion } from '../../common/version.js';
 import type { EngineDeps } from '../upgrade/deps.js';
 import { scanLogs } from '../upgrade/health.js';
 import { getInside } from './probe.js';
@@ -43,8 +44,8 @@ export interface RehearsalReport {
   removed: string[];
 }
 
-/** Free space asked for beyond the database's own size: a fifth of it, and at least this. */
-const MIN_MARGIN = 512 * 1024 * 1024;
+/** Free space asked for beyond the database's own size: a fifth of it, and at least this (WAL, indexes, a migration rewriting a table). */
+const MIN_MARGIN = 1024 * 1024 * 1024;
 
 export function spaceNeeded(dbBytes: number): number {
   return dbBytes + Math.max(MIN_MARGIN, Math.ceil(dbBytes * 0.2));
@@ -58,7 +59,8 @@ export async function rehearse(deps: EngineDeps, input: RehearsalInput, say: Say
     return await rehearseOnCopy(deps, input, say);
   } finally {
     say('removing the copy');
-    await removeScratch(deps.engine, input.id);
+    // Never in place of the rehearsal's own outcome: the journaled undo tries again.
+    await removeScratch(deps.engine, input.id).catch((err: unknown) => say(`the copy could not be removed yet (${(err as Error).message}); it is removed at the end of the job or at the next start`));
   }
 }
 
@@ -68,7 +70,7 @@ async function rehearseOnCopy(deps: EngineDeps, input: RehearsalInput, say: Say)
   const prodDb = await engine.inspectContainer(input.dbContainer);
   if (!prodApp || !prodDb) throw new BadInputError(`the running deployment was not found (${input.appContainer}, ${input.dbContainer})`);
   const mode = networkModeOf(prodApp);
-  const [dbPort, appPort] = mode === 'host' ? await freeLoopbackPorts(engine, input.dbContainer, 2) : [5432, 8065];
+  const [dbPort, appPort] = mode === 'host' ? await freeLoopbackPorts(engine, input.appContainer, 2) : [5432, 8065];
   const s = scratchNames(input.id, mode, { db: dbPort!, app: appPort! });
   const labels = { [REHEARSAL_LABEL]: s.id };
   const prodTarget = dbTarget(input.dbContainer, config.db);
@@ -78,7 +80,7 @@ async function rehearseOnCopy(deps: EngineDeps, input: RehearsalInput, say: Say)
   if (s.network) await engine.createNetwork(s.network, { internal: true, labels });
   await engine.createVolume(s.db.volume, labels);
   const image = await engine.inspectImage(prodDb.Image);
-  await engine.createContainer(scratchDbBody(s, prodDb, image?.Config.Env ?? []));
+  await engine.createContainer(scratchDbBody(s, prodDb, image?.Config.Env ?? [], await fileSecrets(deps, input.dbContainer, prodDb)));
   await engine.startContainer(s.db.container);
   say(`starting a scratch PostgreSQL (${s.db.container})`);
   const scratchDb = dbTarget(s.db.container, config.db);
@@ -105,28 +107,49 @@ async function rehearseOnCopy(deps: EngineDeps, input: RehearsalInput, say: Say)
   say(`restoring the dump into the copy (${formatBytes(dbSizeBytes)} in production)`);
   const restoreStart = clock.now();
   const exists = (await psql(engine, scratchDb, 'postgres', [`SELECT 1 FROM pg_database WHERE datname = ${literal(config.db.name)}`])).trim() === '1';
-  if (!exists) await psql(engine, scratchDb, 'postgres', [`CREATE DATABASE "${config.db.name.replace(/"/g, '""')}"`]);
-  const restored = await engine.exec(s.db.container, ['pg_restore', '-U', config.db.user, '-d', config.db.name, '--no-owner', '--no-privileges', '--exit-on-error'], { stdin: createReadStream(input.dump) });
-  if (restored.exitCode !== 0) throw new Error(`the dump could not be restored into the copy (pg_restore exit code ${restored.exitCode}): ${restored.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-  const restoreMs = clock.now() - restoreStart;
-  const schemaBefore = await schemaVersion(deps, scratchDb);
-
-  // The target against the copy.
+  if (!exists) await psql(engine, scratchDb, 'postgres', [`CREATE DATABASE ${ident(config.db.name)}`]);
+  // The role the app connects as (production's data source), with its password, owning what is restored.
   const spec = await engine.captureSpec(input.appContainer);
   const prodEnv = (spec.create.Env as string[] | undefined) ?? [];
   const prodDataSource = (prodApp.Config.Env ?? []).find((e) => e.startsWith('MM_SQLSETTINGS_DATASOURCE='))?.slice('MM_SQLSETTINGS_DATASOURCE='.length);
   const pgEnv = (name: string) => (prodDb.Config.Env ?? []).find((e) => e.startsWith(`${name}=`))?.slice(name.length + 1) ?? '';
-  const dataSource = scratchDataSource(s, prodDataSource, { user: pgEnv('POSTGRES_USER') || config.db.user, password: pgEnv('POSTGRES_PASSWORD'), db: pgEnv('POSTGRES_DB') || config.db.name });
-  await engine.createContainer(scratchAppBody(s, input.targetRef, prodEnv, dataSource));
+  const secrets = await fileSecrets(deps, input.dbContainer, prodDb);
+  const dataSource = scratchDataSource(s, prodDataSource, { user: pgEnv('POSTGRES_USER') || config.db.user, password: secrets.POSTGRES_PASSWORD ?? pgEnv('POSTGRES_PASSWORD'), db: pgEnv('POSTGRES_DB') || config.db.name });
+  const appRole = roleOf(dataSource);
+  if (appRole) {
+    await psql(engine, scratchDb, 'postgres', [
+      `DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${literal(appRole.user)}) THEN CREATE ROLE ${ident(appRole.user)} LOGIN; END IF; END $$`,
+      `ALTER ROLE ${ident(appRole.user)} LOGIN PASSWORD ${literal(appRole.password)}`,
+      `ALTER DATABASE ${ident(config.db.name)} OWNER TO ${ident(appRole.user)}`,
+    ]);
+  }
+  const restored = await engine.exec(
+    s.db.container,
+    ['pg_restore', '-U', config.db.user, '-d', config.db.name, '--no-owner', '--no-privileges', '--exit-on-error', ...(appRole ? [`--role=${appRole.user}`] : [])],
+    { stdin: createReadStream(input.dump) },
+  );
+  if (restored.exitCode !== 0) throw new Error(`the dump could not be restored into the copy (pg_restore exit code ${restored.exitCode}): ${restored.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  const restoreMs = clock.now() - restoreStart;
+  const before = await schemaState(deps, scratchDb);
+
+  // The target against the copy.
+  const targetImage = await engine.inspectImage(input.targetRef);
+  await engine.createContainer(scratchAppBody(s, input.targetRef, prodEnv, dataSource, targetImage?.Config.Env ?? []));
   say(`starting Mattermost ${input.target} on the copy`);
   const started = clock.now();
   const since = new Date(started - 1000);
   await engine.startContainer(s.app.container);
+  // The migration lasts until the schema (systems.Version, db_migrations) stops changing.
   let migrationMs: number | undefined;
+  let seen = before.key;
   let last = 'no answer yet';
   try {
     await waitFor(deps, input.timeoutMs, `Mattermost ${input.target} did not report its version on the copy within ${formatDuration(input.timeoutMs)}`, s.app.container, async () => {
-      if (migrationMs === undefined && (await schemaVersion(deps, scratchDb).catch(() => null)) === input.target) migrationMs = clock.now() - started;
+      const now = await schemaState(deps, scratchDb).catch(() => undefined);
+      if (now && now.key !== seen) {
+        seen = now.key;
+        migrationMs = clock.now() - started;
+      }
       const ping = await getInside(engine, s.app.container, `http://127.0.0.1:${s.app.port}/api/v4/system/ping`);
       if (!ping) return undefined;
       if (ping.status !== 200 || ping.json?.status !== 'OK') {
@@ -134,25 +157,67 @@ async function rehearseOnCopy(deps: EngineDeps, input: RehearsalInput, say: Say)
         return undefined;
       }
       const client = await getInside(engine, s.app.container, `http://127.0.0.1:${s.app.port}/api/v4/config/client?format=old`);
-      last = `reports version ${String(client?.json?.Version ?? 'unknown')}`;
-      return client?.json?.Version === input.target ? true : undefined;
+      const version = reportedVersion(client?.json);
+      last = `reports version ${version ?? 'unknown'}`;
+      return version === input.target ? true : undefined;
     });
   } catch (err) {
     if (err instanceof TimeoutError) throw new ServiceFailedError(`${err.message} (last: ${last})`, await errorLines(deps, s.app.container, since));
     throw err;
   }
   const startupMs = clock.now() - started;
-  const schemaAfter = await schemaVersion(deps, scratchDb);
-  migrationMs ??= schemaAfter === input.target && schemaBefore !== input.target ? startupMs : undefined;
+  const after = await schemaState(deps, scratchDb);
+  if (after.key !== seen) migrationMs = startupMs;
   const { verified, notVerifiable } = await checkIsolation(deps, s);
   const logLines = (await scanLogs(engine, s.app.container, config, since)).map((f) => f.line);
-  return { target: input.target, mode, restoreMs, startupMs, migrationMs, schemaBefore, schemaAfter, logLines, verified, notVerifiable, dbSizeBytes, freeBytes, removed: [] };
+  return { target: input.target, mode, restoreMs, startupMs, migrationMs, schemaBefore: before.text, schemaAfter: after.text, logLines, verified, notVerifiable, dbSizeBytes, freeBytes, removed: [] };
 }
 
-/** `systems.Version` in the copy (Mattermost's schema version), or null. */
-async function schemaVersion(deps: EngineDeps, db: ReturnType<typeof dbTarget>): Promise<string | null> {
-  const out = await psql(deps.engine, db, deps.config.db.name, ["SELECT value FROM systems WHERE name = 'Version'"]).catch(() => '');
-  return out.trim() || null;
+/** The release a server reports: `BuildNumber` when it is one (official builds), else `Version` (as server-probe.ts reads it). */
+function reportedVersion(cfg: Record<string, unknown> | undefined): string | undefined {
+  const build = typeof cfg?.BuildNumber === 'string' ? cfg.BuildNumber : undefined;
+  const version = typeof cfg?.Version === 'string' ? cfg.Version : undefined;
+  return build && isStrictVersion(build) ? build : version;
+}
+
+/**
+ * The schema of the copy: `systems.Version` (what older servers wrote) and the migrations
+ * recorded in `db_migrations` (newer ones), as text for the report and as a key that changes
+ * whenever a migration runs.
+ */
+async function schemaState(deps: EngineDeps, db: ReturnType<typeof dbTarget>): Promise<{ text: string | null; key: string }> {
+  const sql = [
+    "SELECT CASE WHEN to_regclass('public.systems') IS NULL THEN '' ELSE (SELECT coalesce(max(value), '') FROM systems WHERE name = 'Version') END",
+    "SELECT CASE WHEN to_regclass('public.db_migrations') IS NULL THEN '' ELSE (SELECT count(*) || ' ' || coalesce(max(version)::text, '') FROM db_migrations) END",
+  ];
+  const r = await deps.engine.exec(db.container, ['psql', '-X', '-q', '-tA', '-U', db.user, '-d', db.name, ...sql.flatMap((q) => ['-c', q])], { timeoutMs: 10_000 });
+  if (r.exitCode !== 0) throw new Error(`could not read the copy's schema: ${r.stderr.trim()}`);
+  const [version = '', migrations = ''] = r.stdout.split('\n').map((l) => l.trim());
+  const [count, newest] = migrations.split(' ');
+  const text = [version, count ? `${count} migrations (newest ${newest})` : ''].filter(Boolean).join(', ') || null;
+  return { text, key: `${version}|${migrations}` };
+}
+
+/** POSTGRES_*_FILE secrets of production's db, read from its container (their files are not mounted in the copy). */
+async function fileSecrets(deps: EngineDeps, container: string, prodDb: { Config: { Env?: string[] } }): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const e of prodDb.Config.Env ?? []) {
+    const m = /^(POSTGRES_[A-Z_]+)_FILE=(.+)$/.exec(e);
+    if (!m) continue;
+    const r = await deps.engine.exec(container, ['cat', m[2]!], { timeoutMs: 10_000 });
+    if (r.exitCode === 0) out[m[1]!] = r.stdout.replace(/\n$/, '');
+  }
+  return out;
+}
+
+/** The user and password of a postgres:// data source, when it names them. */
+function roleOf(dataSource: string): { user: string; password: string } | undefined {
+  try {
+    const u = new URL(dataSource);
+    return u.username ? { user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -165,7 +230,8 @@ async function checkIsolation(deps: EngineDeps, s: Scratch): Promise<{ verified:
   const { engine, config } = deps;
   const url = `http://127.0.0.1:${s.app.port}/api/v4/config/client?format=old`;
   const expected: Record<string, string> = { SiteURL: s.app.siteUrl, EnableDiagnostics: 'false' };
-  const full: Record<string, string> = { SendEmailNotifications: 'false', SendPushNotifications: 'false', RunJobs: 'false', EnableMarketplace: 'false', EnableCluster: 'false' };
+  // (EnableCluster is not asked: without a cluster licence the server always says false.)
+  const full: Record<string, string> = { SendEmailNotifications: 'false', SendPushNotifications: 'false', RunJobs: 'false', EnableMarketplace: 'false' };
   const limited = (await getInside(engine, s.app.container, url))?.json ?? {};
   const token = config.mattermost.botToken;
   const logged = token ? ((await getInside(engine, s.app.container, url, token))?.json ?? {}) : {};

@@ -12,7 +12,7 @@ import { readServiceImage, restoreFileChange, setServiceTag, writeFileAtomic } f
 import type { JobDefinition, Step, UndoHandler } from '../plan/step.js';
 import type { Assessor } from '../plan/runner.js';
 import type { EngineDeps } from './deps.js';
-import { ServiceFailedError } from '../../common/errors.js';
+import { ErrorCode, ServiceFailedError } from '../../common/errors.js';
 import { watchNewVersion } from './health.js';
 import { manualPutBack, putBackPrevious, switchImages, type PreviousDeployment } from './switch.js';
 import type { UpgradeState } from './state.js';
@@ -176,6 +176,8 @@ export function upgradeJob(deps: EngineDeps, state: S, owner: string): JobDefini
     plan: describePlan(deps, state),
     steps: upgradeSteps(deps),
     state,
+    // The rehearsal's size guard refuses before anything changed; any other failure is rolled back.
+    undoneOutcome: (e) => (e.code === ErrorCode.PolicyRefused ? 'refused' : 'rolled-back'),
     succeeded: (s) => ({ summary: `${s.target} is serving`, details: details(s) }),
     failed: (s) => details(s, true),
   };

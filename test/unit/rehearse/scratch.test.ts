@@ -16,37 +16,61 @@ describe('the scratch copy', () => {
     assert.deepEqual([bridged.db.host, bridged.db.port, bridged.network], ['mm-rehearsal-t213000z-rehearse-2b9c1e-db', 5432, 'mm-rehearsal-t213000z-rehearse-2b9c1e']);
   });
 
-  it('the database: production image and POSTGRES_* only, its own volume at PGDATA, no production mount or port, loopback only', () => {
+  it('the database: production image and POSTGRES_* only (a *_FILE secret read beforehand), its own volume at PGDATA, no production mount, file or port, loopback only, light', () => {
     const prod = {
       Image: 'sha256:db',
-      Config: { Env: ['POSTGRES_USER=mmuser', 'POSTGRES_PASSWORD=secret', 'POSTGRES_DB=mattermost', 'TZ=Europe/Paris', 'PGDATA=/data/pg'], Cmd: ['postgres', '-c', 'max_connections=300'] },
+      Config: {
+        Env: ['POSTGRES_USER=mmuser', 'POSTGRES_PASSWORD_FILE=/run/secrets/pg', 'POSTGRES_DB=mattermost', 'TZ=Europe/Paris', 'PGDATA=/data/pg'],
+        Cmd: ['postgres', '-c', 'max_connections=300', '-c', 'config_file=/etc/postgresql/postgresql.conf', '-c', 'ssl_cert_file=/certs/a.pem', '-c', 'archive_mode=on'],
+      },
       HostConfig: { Binds: ['/srv/db:/data/pg'], PortBindings: { '5432/tcp': [{ HostPort: '5432' }] } },
     } as unknown as ContainerInspect;
-    const body = scratchDbBody(host, prod, ['PGDATA=/var/lib/postgresql/data']) as { Image: string; Env: string[]; Cmd: string[]; Labels: Record<string, string>; HostConfig: Record<string, unknown> };
+    const body = scratchDbBody(host, prod, ['PGDATA=/var/lib/postgresql/data'], { POSTGRES_PASSWORD: 'secret' }) as { Image: string; Env: string[]; Cmd: string[]; Labels: Record<string, string>; HostConfig: Record<string, unknown> };
     assert.equal(body.Image, 'sha256:db');
-    assert.deepEqual(body.Env, ['POSTGRES_USER=mmuser', 'POSTGRES_PASSWORD=secret', 'POSTGRES_DB=mattermost', 'PGDATA=/data/pg', 'PGPORT=31000']);
-    assert.deepEqual(body.Cmd, ['postgres', '-c', 'max_connections=300', '-c', 'port=31000', '-c', 'listen_addresses=127.0.0.1']);
+    assert.deepEqual(body.Env, ['POSTGRES_USER=mmuser', 'POSTGRES_DB=mattermost', 'PGDATA=/data/pg', 'POSTGRES_PASSWORD=secret', 'PGPORT=31000']);
+    assert.deepEqual(body.Cmd.slice(0, 5), ['postgres', '-c', 'max_connections=300', '-c', 'archive_mode=on']);
+    assert.ok(!body.Cmd.some((a) => /config_file|ssl_cert_file/.test(a)), 'no argument naming production files');
+    assert.deepEqual(body.Cmd.slice(-4), ['-c', 'port=31000', '-c', 'listen_addresses=127.0.0.1']);
+    assert.ok(body.Cmd.join(' ').includes('-c archive_mode=off') && body.Cmd.join(' ').includes('-c fsync=off'), body.Cmd.join(' '));
+    assert.ok(body.Cmd.lastIndexOf('archive_mode=off') > body.Cmd.indexOf('archive_mode=on'), 'the light settings come last, so they win');
     assert.equal(body.Labels[REHEARSAL_LABEL], host.id);
-    assert.deepEqual(body.HostConfig, { NetworkMode: 'host', Mounts: [{ Type: 'volume', Source: host.db.volume, Target: '/data/pg' }], RestartPolicy: { Name: 'no' } });
+    assert.deepEqual(body.HostConfig, { NetworkMode: 'host', Mounts: [{ Type: 'volume', Source: host.db.volume, Target: '/data/pg' }], RestartPolicy: { Name: 'no' }, OomScoreAdj: 1000 });
   });
 
   it('the app: production own environment without its database, replicas, config store or cluster; the isolation overrides', () => {
     const body = scratchAppBody(
       bridged,
       'registry.example.net/pica-mattermost:10.11.4',
-      ['MM_SQLSETTINGS_DRIVERNAME=postgres', 'MM_SQLSETTINGS_DATASOURCE=postgres://mmuser:pw@db:5432/mattermost', 'MM_SQLSETTINGS_DATASOURCEREPLICAS=postgres://replica', 'MM_CONFIG=postgres://mmuser:pw@db/mattermost', 'MM_CLUSTERSETTINGS_ENABLE=true', 'MM_SERVICESETTINGS_SITEURL=https://chat.example.org', 'TZ=Europe/Paris'],
+      [
+        'MM_SQLSETTINGS_DRIVERNAME=postgres',
+        'MM_SQLSETTINGS_DATASOURCE=postgres://mmuser:pw@db:5432/mattermost',
+        'MM_SQLSETTINGS_DATASOURCEREPLICAS=postgres://replica',
+        'MM_CONFIG=postgres://mmuser:pw@db/mattermost',
+        'MM_CLUSTERSETTINGS_ENABLE=true',
+        'MM_SERVICESETTINGS_SITEURL=https://chat.example.org',
+        'MM_FILESETTINGS_DRIVERNAME=amazons3',
+        'MM_FILESETTINGS_AMAZONS3SECRETACCESSKEY=s3cret',
+        'MM_ELASTICSEARCHSETTINGS_CONNECTIONURL=https://es.example.org',
+        'MM_FEATUREFLAGS_SOMETHING=true',
+        'AWS_SECRET_ACCESS_KEY=x',
+        'TZ=Europe/Paris',
+      ],
       'postgres://mmuser:pw@scratch-db:5432/mattermost',
+      ['MM_CONFIG=postgres://baked@db/mattermost'],
     ) as { Env: string[]; HostConfig: Record<string, unknown> };
     const env = Object.fromEntries(body.Env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
     assert.equal(env.MM_SQLSETTINGS_DRIVERNAME, 'postgres');
     assert.equal(env.TZ, 'Europe/Paris');
     assert.equal(env.MM_SQLSETTINGS_DATASOURCE, 'postgres://mmuser:pw@scratch-db:5432/mattermost');
-    assert.equal(env.MM_SQLSETTINGS_DATASOURCEREPLICAS, '');
-    assert.equal(env.MM_CONFIG, undefined);
+    assert.equal(env.MM_SQLSETTINGS_DATASOURCEREPLICAS, undefined, 'not set at all: an empty list variable is one empty replica');
+    assert.equal(env.MM_CONFIG, '/tmp/mm-rehearsal-config.json', "the target image's database config store is replaced by a file");
+    assert.equal(env.MM_FILESETTINGS_DRIVERNAME, 'local');
+    for (const k of ['MM_FILESETTINGS_AMAZONS3SECRETACCESSKEY', 'MM_ELASTICSEARCHSETTINGS_CONNECTIONURL', 'AWS_SECRET_ACCESS_KEY']) assert.equal(env[k], undefined, k);
+    assert.equal(env.MM_FEATUREFLAGS_SOMETHING, 'true');
     assert.equal(env.MM_SERVICESETTINGS_SITEURL, 'http://127.0.0.1:8065');
     for (const k of ['MM_EMAILSETTINGS_SENDEMAILNOTIFICATIONS', 'MM_EMAILSETTINGS_SENDPUSHNOTIFICATIONS', 'MM_JOBSETTINGS_RUNJOBS', 'MM_PLUGINSETTINGS_ENABLEMARKETPLACE', 'MM_CLUSTERSETTINGS_ENABLE', 'MM_LOGSETTINGS_ENABLEDIAGNOSTICS']) assert.equal(env[k], 'false', k);
     assert.equal(body.Env.filter((e) => e.startsWith('MM_CLUSTERSETTINGS_ENABLE=')).length, 1, 'production cluster setting dropped');
-    assert.deepEqual(body.HostConfig, { NetworkMode: bridged.network, RestartPolicy: { Name: 'no' } });
+    assert.deepEqual(body.HostConfig, { NetworkMode: bridged.network, RestartPolicy: { Name: 'no' }, OomScoreAdj: 1000 });
   });
 
   it('the data source keeps production user, password, database and parameters, with the copy host and port', () => {
@@ -58,9 +82,9 @@ describe('the scratch copy', () => {
     const table = ['  sl  local_address rem_address   st', '   0: 0100007F:7918 00000000:0000 0A', '   1: 00000000:1F90 00000000:0000 0A'].join('\n');
     const engine = { exec: async () => ({ exitCode: 0, stdout: table, stderr: '' }) } as unknown as DockerEngine;
     let i = 0;
-    const seq = [(0x7918 - 20_000) / 40_000, (0x1f90 - 20_000) / 40_000, 0.5, 0.25];
-    const ports = await freeLoopbackPorts(engine, 'db', 2, () => seq[i++]!);
-    assert.deepEqual(ports, [40_000, 30_000]);
+    const seq = [(0x7918 - 20_000) / 12_000, 0.5, 0.25];
+    const ports = await freeLoopbackPorts(engine, 'app', 2, () => seq[i++]!);
+    assert.deepEqual(ports, [26_000, 23_000], 'below the ephemeral range, none in use');
   });
 
   it('REHEARSAL=auto rehearses a minor or major change, not a patch; always and never', () => {
@@ -71,8 +95,8 @@ describe('the scratch copy', () => {
     assert.equal(shouldRehearse('never', '9.11.5', '10.5.2'), false);
   });
 
-  it('the size guard asks for the database size and a margin of a fifth, at least 512 MB', () => {
-    assert.equal(spaceNeeded(100 * 1024 * 1024), 612 * 1024 * 1024);
+  it('the size guard asks for the database size and a margin of a fifth, at least 1 GB', () => {
+    assert.equal(spaceNeeded(100 * 1024 * 1024), 1124 * 1024 * 1024);
     assert.equal(spaceNeeded(10 * 1024 ** 3), 12 * 1024 ** 3);
   });
 });
