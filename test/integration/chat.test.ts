@@ -151,8 +151,11 @@ describe('chat on the team-built layout, in French', () => {
     assert.match(plan.message, /Dernière sauvegarde/);
     assert.match(plan.message, /Coupure prévue/);
     assert.match(plan.message, /https:\/\/docs\.mattermost\.com\/product-overview\/mattermost-v1-changelog\.html/);
-    const [confirm, cancel] = actionsOf(plan);
-    assert.deepEqual([confirm!.id, confirm!.name, confirm!.style, cancel!.id, cancel!.name], ['confirm', 'Mettre à jour', 'primary', 'cancel', 'Annuler']);
+    const [confirm, rehearse, cancel] = actionsOf(plan);
+    assert.deepEqual(
+      [confirm!.id, confirm!.name, confirm!.style, rehearse!.id, rehearse!.name, cancel!.id, cancel!.name],
+      ['confirm', 'Mettre à jour', 'primary', 'rehearse', "Répéter d'abord", 'cancel', 'Annuler'],
+    );
     assert.equal(confirm!.integration!.url, `${env.BOT_PUBLIC_URL}/mattermost/action`);
 
     const watch = watchOutbox(d.appUrl, stateDir);
