@@ -115,7 +115,7 @@ describe('scheduled upgrades, in English', () => {
     try {
       const asked = Date.now();
       await chat.type(TOKENS.admin, '1.2.0');
-      const plan = await chat.waitPost('upgrades', asked, (p) => actionsOf(p).length === 3, 30_000, true);
+      const plan = await chat.waitPost('upgrades', asked, (p) => isPlanPost(p), 30_000, true);
       assert.match(plan.message, new RegExp(`It is outside the maintenance window ${window} \\(Europe/Paris\\)\\. \\*Schedule in the window\\* starts it at`));
       assert.deepEqual(actionsOf(plan).map((a) => [a.id, a.style]), [['schedule', 'primary'], ['confirm', 'danger'], ['rehearse', 'default'], ['cancel', 'default']]);
       assert.match(actionsOf(plan)[0]!.name, /^Schedule in the window \(/);
@@ -128,7 +128,7 @@ describe('scheduled upgrades, in English', () => {
 
       const again = Date.now();
       await chat.type(TOKENS.admin, '1.2.0');
-      const plan2 = await chat.waitPost('upgrades', again, (p) => actionsOf(p).length === 3, 30_000, true);
+      const plan2 = await chat.waitPost('upgrades', again, (p) => isPlanPost(p), 30_000, true);
       await chat.api.click(TOKENS.admin, plan2.id, 'confirm');
       const decided = (await chat.api.posts(chat.channel('upgrades'))).find((p) => p.id === plan2.id)!;
       assert.match(decided.message, /⚠️ Started outside the maintenance window by @pica-admin at \d\d:\d\d/);

@@ -187,7 +187,7 @@ describe('one job at a time, and bad input changes nothing', () => {
   it('a second upgrade while one runs gets exit 4 naming the running job', async () => {
     const d = await fresh('team');
     const first = mmUpgradeBackground(['upgrade', '1.1.0', '--yes'], { ...d.botEnv, VERIFY_WINDOW: '5s' });
-    await first.waitFor(/\[2\/8\]/);
+    await first.waitFor(/\[2\/\d+\]/);
     const second = await mmUpgrade(['upgrade', '1.1.0', '--yes'], d.botEnv);
     assert.equal(second.code, 4, second.stderr);
     assert.match(second.stderr, /another job is running: upgrade 1\.0\.0 → 1\.1\.0 \(by cli:\S+, step \w+, pid \d+/);
