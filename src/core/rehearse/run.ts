@@ -186,13 +186,15 @@ function reportedVersion(cfg: Record<string, unknown> | undefined): string | und
  * whenever a migration runs.
  */
 async function schemaState(deps: EngineDeps, db: ReturnType<typeof dbTarget>): Promise<{ text: string | null; key: string }> {
-  const sql = [
-    "SELECT CASE WHEN to_regclass('public.systems') IS NULL THEN '' ELSE (SELECT coalesce(max(value), '') FROM systems WHERE name = 'Version') END",
-    "SELECT CASE WHEN to_regclass('public.db_migrations') IS NULL THEN '' ELSE (SELECT count(*) || ' ' || coalesce(max(version)::text, '') FROM db_migrations) END",
-  ];
-  const r = await deps.engine.exec(db.container, ['psql', '-X', '-q', '-tA', '-U', db.user, '-d', db.name, ...sql.flatMap((q) => ['-c', q])], { timeoutMs: 10_000 });
-  if (r.exitCode !== 0) throw new Error(`could not read the copy's schema: ${r.stderr.trim()}`);
-  const [version = '', migrations = ''] = r.stdout.split('\n').map((l) => l.trim());
+  const query = async (sql: string): Promise<string> => {
+    const r = await deps.engine.exec(db.container, ['psql', '-X', '-q', '-tA', '-F', ' ', '-U', db.user, '-d', db.name, '-c', sql], { timeoutMs: 10_000 });
+    if (r.exitCode !== 0) throw new Error(`could not read the copy's schema: ${r.stderr.trim()}`);
+    return r.stdout.trim();
+  };
+  // A table that does not exist cannot even be named in a query that would not read it.
+  const [hasSystems, hasMigrations] = (await query("SELECT to_regclass('public.systems') IS NOT NULL, to_regclass('public.db_migrations') IS NOT NULL")).split(' ');
+  const version = hasSystems === 't' ? await query("SELECT coalesce(max(value), '') FROM systems WHERE name = 'Version'") : '';
+  const migrations = hasMigrations === 't' ? await query('SELECT count(*), coalesce(max(version)::text, \'\') FROM db_migrations') : '';
   const [count, newest] = migrations.split(' ');
   const text = [version, count ? `${count} migrations (newest ${newest})` : ''].filter(Boolean).join(', ') || null;
   return { text, key: `${version}|${migrations}` };
