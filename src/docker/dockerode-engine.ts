@@ -182,12 +182,7 @@ export class DockerodeEngine implements DockerEngine {
   }
 
   async discardContainer(idOrName: string): Promise<void> {
-    try {
-      await this.docker.getContainer(idOrName).remove({ force: true, v: true });
-    } catch (err) {
-      if ((err as ModemError).statusCode === 404) return;
-      throw this.wrap(err, `remove container ${idOrName}`);
-    }
+    await this.orUndefined(() => this.docker.getContainer(idOrName).remove({ force: true, v: true }), `remove container ${idOrName}`);
   }
 
   async createVolume(name: string, labels: Record<string, string>): Promise<void> {
@@ -195,12 +190,7 @@ export class DockerodeEngine implements DockerEngine {
   }
 
   async removeVolume(name: string): Promise<void> {
-    try {
-      await this.docker.getVolume(name).remove();
-    } catch (err) {
-      if ((err as ModemError).statusCode === 404) return;
-      throw this.wrap(err, `remove volume ${name}`);
-    }
+    await this.orUndefined(() => this.docker.getVolume(name).remove(), `remove volume ${name}`);
   }
 
   async listVolumes(label: string): Promise<string[]> {
@@ -213,12 +203,7 @@ export class DockerodeEngine implements DockerEngine {
   }
 
   async removeNetwork(name: string): Promise<void> {
-    try {
-      await this.docker.getNetwork(name).remove();
-    } catch (err) {
-      if ((err as ModemError).statusCode === 404) return;
-      throw this.wrap(err, `remove network ${name}`);
-    }
+    await this.orUndefined(() => this.docker.getNetwork(name).remove(), `remove network ${name}`);
   }
 
   async listNetworks(label: string): Promise<string[]> {

@@ -10,7 +10,7 @@ import { formatBytes, formatDuration } from '../../config/parse.js';
 import { databaseSize, dbTarget, ident, literal, psql } from '../../backup/psql.js';
 import { isStrictVersion } from '../../common/version.js';
 import type { EngineDeps } from '../upgrade/deps.js';
-import { scanLogs } from '../upgrade/health.js';
+import { errorLines, scanLogs } from '../upgrade/health.js';
 import { getInside } from './probe.js';
 import { freeLoopbackPorts, networkModeOf, removeScratch, REHEARSAL_LABEL, scratchAppBody, scratchDataSource, scratchDbBody, scratchNames, type Scratch } from './scratch.js';
 
@@ -80,7 +80,8 @@ async function rehearseOnCopy(deps: EngineDeps, input: RehearsalInput, say: Say)
   if (s.network) await engine.createNetwork(s.network, { internal: true, labels });
   await engine.createVolume(s.db.volume, labels);
   const image = await engine.inspectImage(prodDb.Image);
-  await engine.createContainer(scratchDbBody(s, prodDb, image?.Config.Env ?? [], await fileSecrets(deps, input.dbContainer, prodDb)));
+  const secrets = await fileSecrets(deps, input.dbContainer, prodDb);
+  await engine.createContainer(scratchDbBody(s, prodDb, image?.Config.Env ?? [], secrets));
   await engine.startContainer(s.db.container);
   say(`starting a scratch PostgreSQL (${s.db.container})`);
   const scratchDb = dbTarget(s.db.container, config.db);
@@ -113,7 +114,6 @@ async function rehearseOnCopy(deps: EngineDeps, input: RehearsalInput, say: Say)
   const prodEnv = (spec.create.Env as string[] | undefined) ?? [];
   const prodDataSource = (prodApp.Config.Env ?? []).find((e) => e.startsWith('MM_SQLSETTINGS_DATASOURCE='))?.slice('MM_SQLSETTINGS_DATASOURCE='.length);
   const pgEnv = (name: string) => (prodDb.Config.Env ?? []).find((e) => e.startsWith(`${name}=`))?.slice(name.length + 1) ?? '';
-  const secrets = await fileSecrets(deps, input.dbContainer, prodDb);
   const dataSource = scratchDataSource(s, prodDataSource, { user: pgEnv('POSTGRES_USER') || config.db.user, password: secrets.POSTGRES_PASSWORD ?? pgEnv('POSTGRES_PASSWORD'), db: pgEnv('POSTGRES_DB') || config.db.name });
   const appRole = roleOf(dataSource);
   if (appRole) {
@@ -162,7 +162,7 @@ async function rehearseOnCopy(deps: EngineDeps, input: RehearsalInput, say: Say)
       return version === input.target ? true : undefined;
     });
   } catch (err) {
-    if (err instanceof TimeoutError) throw new ServiceFailedError(`${err.message} (last: ${last})`, await errorLines(deps, s.app.container, since));
+    if (err instanceof TimeoutError) throw new ServiceFailedError(`${err.message} (last: ${last})`, await errorLines(engine, s.app.container, config, since, 12));
     throw err;
   }
   const startupMs = clock.now() - started;
@@ -258,16 +258,10 @@ async function waitFor(deps: EngineDeps, timeoutMs: number, what: string, contai
   for (let delay = 100; ; delay = Math.min(delay * 2, 1_000)) {
     const c = await engine.inspectContainer(container);
     if (!c || (!c.State.Running && c.State.Status !== 'created') || c.RestartCount > 0) {
-      throw new ServiceFailedError(`${container} ${c ? `exited with code ${c.State.ExitCode}` : 'is gone'}`, await errorLines(deps, container, undefined));
+      throw new ServiceFailedError(`${container} ${c ? `exited with code ${c.State.ExitCode}` : 'is gone'}`, await errorLines(deps.engine, container, deps.config, undefined, 12));
     }
     if ((await check()) === true) return;
     if (clock.now() >= deadline) throw new TimeoutError(what);
     await clock.sleep(Math.min(delay, Math.max(0, deadline - clock.now())));
   }
-}
-
-async function errorLines(deps: EngineDeps, container: string, since: Date | undefined): Promise<string[]> {
-  const found = await scanLogs(deps.engine, container, deps.config, since);
-  if (found.length > 0) return found.slice(-12).map((f) => f.line);
-  return (await deps.engine.logs(container, { tail: 12 }).catch(() => [])).map((l) => l.text);
 }

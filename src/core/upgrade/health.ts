@@ -92,7 +92,8 @@ export async function scanLogs(engine: DockerEngine, container: string, config: 
   return out;
 }
 
-async function errorLines(engine: DockerEngine, container: string, config: Config, since: Date | undefined, max = 8): Promise<string[]> {
+/** The error lines of `container` (LOG_ERROR_PATTERNS), else its last lines: what explains a failure. */
+export async function errorLines(engine: DockerEngine, container: string, config: Config, since: Date | undefined, max = 8): Promise<string[]> {
   const found = await scanLogs(engine, container, config, since);
   if (found.length > 0) return found.slice(-max).map((f) => f.line);
   const tail = await engine.logs(container, { tail: max }).catch(() => []);
