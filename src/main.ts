@@ -3,6 +3,7 @@
  * passed down; nothing below reaches for a global. The CLI, chat and schedules all drive
  * the same runner with the same jobs.
  */
+import { checkpointFrom } from './core/plan/checkpoint.js';
 import { recoverInterruptedRestore } from './backup/restore.js';
 import { loadEnvFile, readConfig, secretsOf, type Config, type ConfigPurpose } from './config/index.js';
 import type { EventSink, JobInfo } from './core/events.js';
@@ -69,6 +70,7 @@ export function buildEngine(ctx: AppContext, emit: EventSink): Engine {
       if (event.type === 'job-finished') ctx.logger.debug('job finished', { job: event.result.job.id, outcome: event.result.outcome, summary: event.result.summary });
     },
     record: (result) => recordHistory(ctx.config.bot.stateDir, result),
+    checkpoint: checkpointFrom(process.env.MM_UPGRADE_TEST_STOP_AT, ctx.config.bot.stateDir),
     beforeRecovery: async () => {
       try {
         const undone = await recoverInterruptedRestore(ctx.engine, ctx.config.bot.stateDir);

@@ -10,8 +10,9 @@ import { followJson, type JsonMessage } from './json-stream.js';
 import type { RegistryCredentials } from './registry-auth.js';
 import { parseImageRef } from './compose/image-ref.js';
 import { specFromInspect } from './container-spec.js';
-import { DemuxStdout, demuxBuffer } from './demux.js';
+import { DemuxStdout, DemuxImpl, demuxBuffer } from './demux.js'; // TEMP A/B
 import { Collector, StdinFeeder, readSideOf } from './exec-io.js';
+import { RestartTolerance } from './restart-tolerance.js';
 import type {
   BuildImageOptions,
   BuiltImage,
@@ -41,12 +42,15 @@ const load = (): typeof Docker => createRequire(import.meta.url)('dockerode') as
 
 export class DockerodeEngine implements DockerEngine {
   private client: Docker | undefined;
+  private readonly restarts: RestartTolerance;
 
   constructor(
     private readonly host: DockerHost,
     private readonly auth?: RegistryCredentials,
     private readonly clock: { now(): number; sleep(ms: number): Promise<void> } = realClock,
-  ) {}
+  ) {
+    this.restarts = new RestartTolerance(clock);
+  }
 
   private get docker(): Docker {
     if (!this.client) {
@@ -313,7 +317,7 @@ export class DockerodeEngine implements DockerEngine {
     const stderr = new Collector(cap);
     const stdout = opts.stdout ? undefined : new Collector(cap);
     const sink: Writable = opts.stdout ?? stdout!.writable();
-    const demux = new DemuxStdout((chunk) => stderr.add(chunk));
+    const demux = new DemuxImpl((chunk) => stderr.add(chunk)); // TEMP A/B
     const timer =
       opts.timeoutMs === undefined
         ? undefined
@@ -375,15 +379,16 @@ export class DockerodeEngine implements DockerEngine {
 
   private async call<T>(fn: () => Promise<T>, what: string): Promise<T> {
     try {
-      return await fn();
+      return await this.restarts.run(fn, false);
     } catch (err) {
       throw this.wrap(err, what);
     }
   }
 
+  /** For reads (inspect) and idempotent removals: a 404 is `undefined`. */
   private async orUndefined<T>(fn: () => Promise<T>, what: string): Promise<T | undefined> {
     try {
-      return await fn();
+      return await this.restarts.run(fn, true);
     } catch (err) {
       if ((err as ModemError).statusCode === 404) return undefined;
       throw this.wrap(err, what);

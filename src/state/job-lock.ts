@@ -3,7 +3,9 @@
  * owner and current step, and the holder's PID with the process start time, so that a lock
  * left by a dead process (or by a PID since reused) is recognised as stale, not obeyed forever.
  */
-import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { writeDurably } from './durable-file.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -51,8 +53,10 @@ export async function readJobLock(stateDir: string, isAlive: Liveness = holderAl
 }
 
 /**
- * Takes the lock, or returns the live holder. A stale lock is NOT taken over here: the
- * caller must first recover the job it belonged to, then call `breakStaleLock`.
+ * Takes the lock, or returns its holder. The lock is written whole under a temporary name and
+ * linked into place, so it never exists empty (a reader never mistakes a lock being written
+ * for a torn one). A stale lock is NOT taken over here: the caller must first recover the job
+ * it belonged to, then call `breakStaleLock`.
  */
 export async function acquireJobLock(
   stateDir: string,
@@ -60,20 +64,22 @@ export async function acquireJobLock(
 ): Promise<{ acquired: true; lock: JobLock } | { acquired: false; holder: HeldLock }> {
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const lock: JobLock = { ...job, step: undefined, pid: process.pid, pidStart: processStart(process.pid), hostname: hostname() };
+  const tmp = `${lockPath(stateDir)}.${process.pid}.${randomBytes(4).toString('hex')}.new`;
+  await writeDurably(tmp, JSON.stringify(lock));
   try {
-    const handle = await open(lockPath(stateDir), 'wx', 0o600);
-    try {
-      await handle.writeFile(JSON.stringify(lock));
-      await handle.sync();
-    } finally {
-      await handle.close();
+    for (;;) {
+      try {
+        await link(tmp, lockPath(stateDir));
+        return { acquired: true, lock };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const holder = await readJobLock(stateDir);
+      if (holder) return { acquired: false, holder };
+      // Released between our link and our read: try again.
     }
-    return { acquired: true, lock };
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    const holder = await readJobLock(stateDir);
-    if (!holder) return acquireJobLock(stateDir, job);
-    return { acquired: false, holder };
+  } finally {
+    await unlink(tmp).catch(() => undefined);
   }
 }
 
@@ -91,14 +97,46 @@ export async function releaseJobLock(stateDir: string, jobId: string): Promise<v
   });
 }
 
-/** Removes a lock whose holder is dead; refuses to touch a live one. */
-export async function breakStaleLock(stateDir: string, jobId: string): Promise<void> {
-  const current = await readJobLock(stateDir);
-  if (!current) return;
-  if (current.alive) throw new Error(`the lock of job ${current.jobId} is held by live process ${current.pid}`);
-  if (current.jobId !== jobId && current.jobId !== 'unknown') return;
-  await unlink(lockPath(stateDir)).catch(() => undefined);
+/**
+ * Removes the lock if it still is `stale` (same job, same dead process), and nothing else.
+ * Several processes may find the same stale lock in the same instant: the check and the
+ * removal happen under a short-lived breaker file (created exclusively), so that one of them
+ * cannot remove the lock another has just taken. Whoever then links its own lock first wins.
+ */
+export async function breakStaleLock(stateDir: string, stale: HeldLock): Promise<void> {
+  const breaker = `${lockPath(stateDir)}.breaking`;
+  const token = `${process.pid}.${randomBytes(4).toString('hex')}`;
+  const tmp = `${breaker}.${token}`;
+  await writeFile(tmp, JSON.stringify({ pid: process.pid, pidStart: processStart(process.pid), hostname: hostname() }), { mode: 0o600 });
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await link(tmp, breaker);
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      // Another process is breaking it. Its work takes a few milliseconds; a breaker left by a
+      // process killed in those milliseconds is removed once it is old.
+      const age = await stat(breaker).then((st) => Date.now() - st.mtimeMs, () => 0);
+      if (age > BREAKER_STALE_MS) await unlink(breaker).catch(() => undefined);
+      else if (attempt > 50) return; // the caller's next acquire reports whoever holds it
+      else await delay(10);
+    }
+    try {
+      const current = await readJobLock(stateDir);
+      if (!current || current.alive) return;
+      const same = current.jobId === 'unknown' || (current.jobId === stale.jobId && current.pid === stale.pid && current.pidStart === stale.pidStart);
+      if (same) await unlink(lockPath(stateDir)).catch(() => undefined);
+    } finally {
+      await unlink(breaker).catch(() => undefined);
+    }
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
 }
+
+const BREAKER_STALE_MS = 10_000;
 
 export function holderAlive(lock: Pick<JobLock, 'pid' | 'pidStart' | 'hostname'>): boolean {
   if (lock.hostname && lock.hostname !== hostname()) return true; // another host: cannot tell, assume alive

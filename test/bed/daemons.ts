@@ -87,6 +87,9 @@ export async function startDockerd(root: string): Promise<Dockerd> {
   ];
   const pid = spawnLogged('/usr/sbin/dockerd', args, join(dir, 'dockerd.log'));
   const stop = async (): Promise<void> => {
+    // The fault suite may have restarted it (restartDockerd): the pidfile names the one running now.
+    const current = dockerdPid(root);
+    if (current !== undefined && current !== pid) await stopPid(current, 30_000);
     await stopPid(pid, 30_000);
     await unmountUnder(dir);
   };
@@ -102,6 +105,34 @@ export async function startDockerd(root: string): Promise<Dockerd> {
     throw new Error(`${(err as Error).message}\n${log}`);
   }
   return { pid, socket, dockerHost: `unix://${socket}`, execRoot, dataRoot, stop };
+}
+
+/** The PID in the bed's dockerd pidfile, if that process is a dockerd of this bed. */
+export function dockerdPid(root: string): number | undefined {
+  const pidfile = join(root, 'docker', 'docker.pid');
+  if (!existsSync(pidfile)) return undefined;
+  const pid = Number(readFileSync(pidfile, 'utf8').trim());
+  const cmdline = existsSync(`/proc/${pid}/cmdline`) ? readFileSync(`/proc/${pid}/cmdline`, 'utf8') : '';
+  return cmdline.includes(join(root, 'docker')) ? pid : undefined;
+}
+
+/**
+ * For the fault suite: stops the bed's dockerd as a host's service manager would (SIGTERM:
+ * containers stopped within --shutdown-timeout) and starts it again with the same arguments.
+ * `whileDown` runs while no engine answers. Resolves once the new one answers /_ping.
+ */
+export async function restartDockerd(root: string, whileDown: () => Promise<void> = async () => undefined): Promise<{ downMs: number }> {
+  const dir = join(root, 'docker');
+  const pid = dockerdPid(root);
+  if (pid === undefined) throw new Error(`no dockerd runs for ${root}`);
+  const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).slice(1);
+  const t0 = Date.now();
+  await stopPid(pid, 60_000);
+  await whileDown();
+  spawnLogged('/usr/sbin/dockerd', args, join(dir, 'dockerd.log'));
+  const socket = join(dir, 'docker.sock');
+  await waitFor('dockerd after its restart', async () => ((await httpGet({ socketPath: socket, path: '/_ping' })).status === 200 ? true : undefined), { timeoutMs: 60_000, intervalMs: 50 });
+  return { downMs: Date.now() - t0 };
 }
 
 /** Unmounts whatever is still mounted below `dir` (netns/default first), deepest first. */

@@ -39,7 +39,7 @@ const FIXTURES = new URL('../fixtures/bed/', import.meta.url).pathname;
 
 let counter = 0;
 
-export async function deploy(layout: Layout, opts: { name?: string; stopDelayMs?: number; rows?: number; dockerHost?: string } = {}): Promise<Deployment> {
+export async function deploy(layout: Layout, opts: { name?: string; stopDelayMs?: number; rows?: number; dockerHost?: string; registry?: string } = {}): Promise<Deployment> {
   // `dockerHost`: another engine than the bed's (a test's own, e.g. one with a tiny data root).
   const bed = opts.dockerHost ? { ...currentBed(), dockerHost: opts.dockerHost } : currentBed();
   const project = opts.name ?? `${layout === 'team' ? 'pica' : 'mm'}${process.pid}x${++counter}`;
@@ -48,7 +48,8 @@ export async function deploy(layout: Layout, opts: { name?: string; stopDelayMs?
   const [appPort, dbPort] = [await freePort(), await freePort()];
   const dbPassword = randomBytes(12).toString('hex');
   const vars: Record<string, string> = {
-    __REGISTRY__: bed.registry,
+    // `registry`: a test's own registry holding copies of the bed's tags (it may stop it).
+    __REGISTRY__: opts.registry ?? bed.registry,
     __PROJECT__: project,
     __APP_PORT__: String(appPort),
     __DB_PORT__: String(dbPort),

@@ -3,12 +3,12 @@
  * bed's registry, then removes the local copies so that the engine under test has to pull them.
  *
  *   <registry>/pica-mattermost-db                 PostgreSQL 15 (1.0.0; 1.1.0 = 2.0.0 = 1.2.0 =
- *                                                 1.3.0 = 1.4.0 = 1.6.0 = 1.1.1; 3.0.0 = 1.5.0 claim PostgreSQL 16)
+ *                                                 1.3.0 = 1.4.0 = 1.6.0 = 1.1.1 = 1.7.0; 3.0.0 = 1.5.0 claim PostgreSQL 16)
  *   <registry>/postgres:15                        the same database, versioned on its own
  *   <registry>/pica-mattermost                    Mattermost stand-in, a team's own layout
  *   <registry>/mattermost/mattermost-team-edition Mattermost stand-in, Mattermost's image layout
  *     app tags: 1.0.0 1.1.0 1.1.1 2.0.0 3.0.0 1.5.0 healthy, 1.6.0 healthy with a 2 s migration;
- *     1.2.0 crash; 1.3.0 unhealthy; 1.4.0 damage
+ *     1.2.0 crash; 1.3.0 unhealthy; 1.4.0 damage; 1.7.0 healthy, then crashes 20 s after start
  *
  * Each kind has one base image built from a context under opts.workDir (big layers first);
  * every tag is then a tiny `FROM base` build (ENV/LABEL only), so tags share their layers.
@@ -42,7 +42,7 @@ export interface BuildOptions {
 export type FailMode = 'crash' | 'unhealthy' | 'damage';
 
 /** App tags: each is its own build with its version baked in. */
-export const APP_VARIANTS: ReadonlyArray<{ tag: string; failMode?: FailMode; migrationMs?: number }> = [
+export const APP_VARIANTS: ReadonlyArray<{ tag: string; failMode?: FailMode; migrationMs?: number; crashAfterMs?: number }> = [
   { tag: '1.0.0' },
   { tag: '1.1.0' },
   { tag: '2.0.0' },
@@ -53,6 +53,8 @@ export const APP_VARIANTS: ReadonlyArray<{ tag: string; failMode?: FailMode; mig
   // A patch release of 1.1.0 (REHEARSAL=auto does not rehearse it).
   { tag: '1.1.1' },
   { tag: '1.2.0', failMode: 'crash' },
+  // Healthy, then dies 20 s after it started serving (the watch window must catch it).
+  { tag: '1.7.0', crashAfterMs: 20_000 },
   { tag: '1.3.0', failMode: 'unhealthy' },
   { tag: '1.4.0', failMode: 'damage' },
 ];
@@ -60,7 +62,7 @@ export const APP_VARIANTS: ReadonlyArray<{ tag: string; failMode?: FailMode; mig
 /** Database images: every tag of a row points at the same image ID. */
 export const DB_VARIANTS: ReadonlyArray<{ version: string; tags: string[]; pgMajor?: string; pgVersion?: string }> = [
   { version: '1.0.0', tags: ['1.0.0'] },
-  { version: '1.1.0', tags: ['1.1.0', '2.0.0', '1.2.0', '1.3.0', '1.4.0', '1.6.0', '1.1.1'] },
+  { version: '1.1.0', tags: ['1.1.0', '2.0.0', '1.2.0', '1.3.0', '1.4.0', '1.6.0', '1.1.1', '1.7.0'] },
   // A PostgreSQL major change the engine must refuse; never started (its entrypoint would refuse
   // a version-15 data directory anyway). 1.5.0 is a minor release that brings it: only the
   // PostgreSQL check stands in its way.
@@ -121,7 +123,7 @@ export function bedImageNames(registry: string): BedImages {
     mmApp: `${registry}/mattermost/mattermost-team-edition`,
     postgres: `${registry}/postgres`,
     appTags: {
-      healthy: APP_VARIANTS.filter((v) => !v.failMode).map((v) => v.tag),
+      healthy: APP_VARIANTS.filter((v) => !v.failMode && !v.crashAfterMs).map((v) => v.tag),
       crash: tagFor('crash'),
       unhealthy: tagFor('unhealthy'),
       damage: tagFor('damage'),
@@ -278,6 +280,7 @@ async function buildAppImages(
       const env = [`MM_BUILD_VERSION=${variant.tag}`];
       if (variant.failMode) env.push(`MM_TEST_FAIL_MODE=${variant.failMode}`);
       if (variant.migrationMs) env.push(`MM_TEST_MIGRATION_MS=${variant.migrationMs}`);
+      if (variant.crashAfterMs) env.push(`MM_TEST_CRASH_AFTER_MS=${variant.crashAfterMs}`);
       const dockerfile = [
         `FROM ${l.base}`,
         `ENV ${env.join(' ')}`,

@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDockerd, startRegistry, unmountUnder, type Daemon } from './daemons.js';
+import { dockerdPid, startDockerd, startRegistry, unmountUnder, type Daemon } from './daemons.js';
 import { buildAndPushImages } from './images.js';
 import { ensurePackages } from './install.js';
 import { isAlive, stopPid } from './proc.js';
@@ -93,7 +93,8 @@ async function cleanStaleBeds(log: Log): Promise<void> {
     const record = JSON.parse(readFileSync(file, 'utf8')) as { runner: number; root: string; pids: number[] };
     if (isAlive(record.runner)) continue;
     log(`cleaning up the bed of an earlier run (${record.root})`);
-    for (const pid of record.pids) {
+    const restarted = dockerdPid(record.root);
+    for (const pid of restarted === undefined ? record.pids : [...record.pids, restarted]) {
       const cmdline = existsSync(`/proc/${pid}/cmdline`) ? readFileSync(`/proc/${pid}/cmdline`, 'utf8') : '';
       if (cmdline.includes(record.root)) await stopPid(pid, 30_000);
     }

@@ -4,10 +4,12 @@
  * the commands that finish it by hand. A job interrupted by a crash is found at the next
  * start and either completed (its goal is already reached) or rolled back.
  */
-import { randomBytes } from 'node:crypto';
 import { ErrorCode, LockHeldError, UpgradeBotError, toBotError } from '../../common/errors.js';
-import type { EngineEvent, EventSink, JobInfo, JobKind, JobOutcome, JobResult, PlannedStep } from '../events.js';
-import { plannedSteps, type JobDefinition, type StepContext, type UndoContext, type UndoHandler } from './step.js';
+import type { EventSink, JobInfo, JobKind, JobOutcome, JobResult, PlannedStep } from '../events.js';
+import { plannedSteps, type JobDefinition, type StepContext, type UndoHandler } from './step.js';
+import type { Checkpoint } from './checkpoint.js';
+import { jobResult, newJobId, type ResultExtra } from './outcome.js';
+import { runUndos, type UndoOutcome } from './undo.js';
 import { laterFinishedJob, readJournal, unfinishedJobs, type Journal, type JournalEntry, type UndoRecord } from '../../state/journal.js';
 import { OpenJournals } from './journals.js';
 import { acquireJobLock, breakStaleLock, readJobLock, releaseJobLock, updateJobLock, type JobLock } from '../../state/job-lock.js';
@@ -24,6 +26,8 @@ export interface RunnerDeps {
   assessors?: Partial<Record<JobKind, Assessor>>;
   /** Runs before any interrupted job is recovered (e.g. undoing a restore cut short). */
   beforeRecovery?: () => Promise<void>;
+  /** The fault suite's hook (checkpoint.ts); absent in normal runs. */
+  checkpoint?: Checkpoint | undefined;
   now?: () => Date;
 }
 
@@ -66,6 +70,7 @@ export class JobRunner {
       ...(def.subject ? { subject: def.subject } : {}),
       ...(def.replyTo ? { replyTo: def.replyTo } : {}),
     };
+    await this.deps.checkpoint?.('lock');
     const lock = await this.lock(job);
     let journal: Journal;
     try {
@@ -109,9 +114,11 @@ export class JobRunner {
           // Inside the try: a journal or lock write that fails (a full disk) fails this step, and what was done is undone.
           await updateJobLock(this.deps.stateDir, lock, step.id);
           await journal.append({ type: 'step-started', step: step.id });
+          await this.deps.checkpoint?.(`step-started:${step.id}`);
           emit({ type: 'step-started', job, step: planned, index, total: steps.length });
           const detail = await step.run(ctx);
           await journal.append({ type: 'step-done', step: step.id, state: def.state });
+          await this.deps.checkpoint?.(`step-done:${step.id}`);
           emit({ type: 'step-done', job, step: planned, durationMs: Date.now() - started, ...(detail ? { detail } : {}) });
         } catch (err) {
           const error = toBotError(err);
@@ -186,6 +193,7 @@ export class JobRunner {
 
   private async recoverAll(): Promise<JobResult[]> {
     const results: JobResult[] = [];
+    await this.deps.checkpoint?.('recover');
     const held = await readJobLock(this.deps.stateDir);
     if (held?.alive) return results;
     await this.deps.beforeRecovery?.();
@@ -196,7 +204,7 @@ export class JobRunner {
       const lock = await acquireJobLock(this.deps.stateDir, { jobId: job.id, kind: job.kind, owner: job.owner, title: job.title, startedAt: job.startedAt });
       if (!lock.acquired) {
         if (lock.holder.alive) throw new LockHeldError(lock.holder);
-        await breakStaleLock(this.deps.stateDir, lock.holder.jobId);
+        await breakStaleLock(this.deps.stateDir, lock.holder);
         if (!(await acquireJobLock(this.deps.stateDir, { jobId: job.id, kind: job.kind, owner: job.owner, title: job.title, startedAt: job.startedAt })).acquired) continue;
       }
       // Read again under the lock: another process may have finished it meanwhile.
@@ -256,30 +264,12 @@ export class JobRunner {
       : this.result(job, 'human-needed', `${where}; the rollback failed: a human is needed`, { reason: undone.error, details: { recovered: true }, warnings: [], manualSteps: undone.manual });
   }
 
-  private async undo(job: JobInfo, undos: UndoRecord[], journal: Journal): Promise<{ ok: true } | { ok: false; error: string; manual: string[] }> {
-    const ctx: UndoContext = {
-      job,
-      stage: (stage, message, ok) => this.deps.emit({ type: 'rollback-stage', job, stage, message, ...(ok === undefined ? {} : { ok }) }),
-      emit: (event: EngineEvent) => this.deps.emit(event),
-    };
-    const reversed = [...undos].reverse();
-    for (const [i, undo] of reversed.entries()) {
-      const handler = this.deps.undoHandlers[undo.kind]!;
-      await journal.append({ type: 'undo-started', undo: undo.id });
-      ctx.stage(undo.kind, handler.describe(undo.data));
-      try {
-        await handler.run(undo.data, ctx);
-        await journal.append({ type: 'undo-done', undo: undo.id });
-        ctx.stage(undo.kind, handler.describe(undo.data), true);
-      } catch (err) {
-        const error = toBotError(err).message;
-        await journal.append({ type: 'undo-failed', undo: undo.id, error });
-        ctx.stage(undo.kind, `${handler.describe(undo.data)}: ${error}`, false);
-        const manual = reversed.slice(i).flatMap((u) => this.deps.undoHandlers[u.kind]!.manual(u.data));
-        return { ok: false, error: `${handler.describe(undo.data)} failed: ${error}`, manual };
-      }
-    }
-    return { ok: true };
+  private undo(job: JobInfo, undos: UndoRecord[], journal: Journal): Promise<UndoOutcome> {
+    return runUndos(this.deps, job, undos, journal);
+  }
+
+  private result(job: JobInfo, outcome: JobOutcome, summary: string, extra: ResultExtra): JobResult {
+    return jobResult(job, outcome, summary, extra, this.now());
   }
 
   private async lock(job: JobInfo): Promise<JobLock> {
@@ -288,32 +278,10 @@ export class JobRunner {
     if (first.acquired) return first.lock;
     if (first.holder.alive) throw new LockHeldError(first.holder);
     await this.recoverInterrupted();
-    await breakStaleLock(this.deps.stateDir, first.holder.jobId);
+    await breakStaleLock(this.deps.stateDir, first.holder);
     const second = await acquireJobLock(this.deps.stateDir, want);
     if (second.acquired) return second.lock;
     throw new LockHeldError(second.holder);
-  }
-
-  private result(
-    job: JobInfo,
-    outcome: JobOutcome,
-    summary: string,
-    extra: { reason?: string; reasonTag?: JobResult['reasonTag']; hint?: string | undefined; details: Record<string, unknown>; warnings: string[]; manualSteps?: string[] },
-  ): JobResult {
-    const finishedAt = this.now();
-    return {
-      job,
-      outcome,
-      summary,
-      ...(extra.reason ? { reason: extra.reason } : {}),
-      ...(extra.reasonTag ? { reasonTag: extra.reasonTag } : {}),
-      ...(extra.hint ? { hint: extra.hint } : {}),
-      details: extra.details,
-      warnings: extra.warnings,
-      manualSteps: extra.manualSteps ?? [],
-      finishedAt: finishedAt.toISOString(),
-      durationMs: finishedAt.getTime() - new Date(job.startedAt).getTime(),
-    };
   }
 
   /** Journals and records the end; whatever fails there, the interfaces still hear how it ended. */
@@ -337,8 +305,3 @@ function undoneOutcomeOf<S>(def: JobDefinition<S>, error: UpgradeBotError): 'rol
   const o = def.undoneOutcome;
   return typeof o === 'function' ? o(error) : (o ?? 'rolled-back');
 }
-
-function newJobId(at: Date, kind: JobKind): string {
-  return `${at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${kind}-${randomBytes(3).toString('hex')}`;
-}
-

@@ -12,13 +12,15 @@ import { readServiceImage, restoreFileChange, setServiceTag, writeFileAtomic } f
 import type { JobDefinition, Step, UndoHandler } from '../plan/step.js';
 import type { Assessor } from '../plan/runner.js';
 import type { EngineDeps } from './deps.js';
-import { ErrorCode, ServiceFailedError } from '../../common/errors.js';
+import { ErrorCode, ServiceFailedError, UpgradeBotError, toBotError } from '../../common/errors.js';
 import { watchNewVersion } from './health.js';
 import { manualPutBack, putBackPrevious, switchImages, type PreviousDeployment } from './switch.js';
 import type { UpgradeState } from './state.js';
 import { composeWouldRecreate, describeUpD, hashPinned, upDOutlook } from './compose-hash.js';
 import { checkPostgresMajor, planMove, precheck } from './validate.js';
 import { removeOldImages } from './cleanup.js';
+import { assertUnchangedSincePlan } from './compose-guard.js';
+import { throughEngineRestarts } from './engine-restarts.js';
 import { rehearsalStep, shouldRehearse, summaryOf } from '../rehearse/job.js';
 
 export interface UpgradeRequest {
@@ -74,6 +76,14 @@ export function upgradeSteps(deps: EngineDeps): Step<S>[] {
             if (p.layer && p.total) layers.set(p.layer, { current: p.current ?? 0, total: p.total });
             const sum = [...layers.values()].reduce((a, l) => ({ current: a.current + l.current, total: a.total + l.total }), { current: 0, total: 0 });
             ctx.progress(`pulling ${m.toRef}`, { current: sum.current, total: sum.total, unit: 'bytes' });
+          }).catch((err: unknown) => {
+            // Nothing has changed yet (the point of pulling first): a refusal, not a failure to undo.
+            const error = toBotError(err);
+            throw new UpgradeBotError(ErrorCode.PolicyRefused, `${error.message.trim()}; nothing was changed, nothing stopped`, {
+              cause: err,
+              hint: `Check the registry (\`docker pull ${m.toRef}\` on this host), then start again.`,
+              tag: { key: 'pull.failed', params: { ref: m.toRef } },
+            });
           });
           const image = await engine.inspectImage(m.toRef);
           if (!image) throw new Error(`${m.toRef} is not there after the pull`);
@@ -101,13 +111,16 @@ export function upgradeSteps(deps: EngineDeps): Step<S>[] {
       run: async (ctx) => {
         const { state } = ctx;
         const changed: string[] = [];
+        // Before the first write: an edit since the plan refuses, with nothing changed.
+        await assertUnchangedSincePlan(state.files, state.composeDigests);
         for (const m of [state.app, state.db].filter((x) => x.moves)) {
           // Journaled before the write: a crash right after the rename must still find it.
           const file = (await readServiceImage(state.files, m.service)).tagSource.file;
           const before = await readFile(file);
           const saved = join(config.bot.stateDir, 'jobs', `${ctx.job.id}.${basename(file)}.orig`);
           if (!state.savedFiles.some((f) => f.file === file)) {
-            await writeFileAtomic(saved, before);
+            // 0600 like the journal beside it: a compose file or its .env may hold passwords.
+            await writeFileAtomic(saved, before, { mode: 0o600 });
             state.savedFiles.push({ file, saved });
           }
           await ctx.registerUndo('restore-compose', { file, before: before.toString('base64'), saved: state.savedFiles.find((f) => f.file === file)!.saved });
@@ -239,7 +252,10 @@ export function upgradeUndoHandlers(deps: EngineDeps): Record<string, UndoHandle
     },
     'restore-previous': {
       describe: (data) => `put ${(data as PreviousDeployment).app.version} back`,
-      run: async (data, ctx) => putBackPrevious(deps, data as PreviousDeployment, (stage, message, ok) => ctx.stage(stage, message, ok)),
+      run: async (data, ctx) => {
+        const stage = (name: string, message: string, ok?: boolean): void => ctx.stage(name, message, ok);
+        await throughEngineRestarts(deps, () => putBackPrevious(deps, data as PreviousDeployment, stage), (m) => stage('engine', m));
+      },
       manual: (data) => manualPutBack(data as PreviousDeployment, (data as PreviousDeployment).dbUser ?? deps.config.db.user, deps.config.db.name),
     },
   };

@@ -48,6 +48,8 @@ export interface UpgradeState {
   overrideWindow?: string;
   /** What the rehearsal on a scratch copy measured (REHEARSAL), when one ran. */
   rehearsal?: RehearsalReport;
+  /** sha256 of the compose files and `.env` when the plan was made (compose-guard.ts). */
+  composeDigests?: Record<string, string>;
   /** What compose's own config hashes say (absent in journals of older versions). */
   compose?: ComposeOutlook;
 }

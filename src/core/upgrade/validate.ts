@@ -11,6 +11,7 @@ import { resolveDeployment, runsPinnedImage, type ServiceTarget } from '../../do
 import { BadInputError, ErrorCode, PolicyError, UpgradeBotError } from '../../common/errors.js';
 import { compareVersions, isStrictVersion, parseVersion } from '../../common/version.js';
 import { lookAtCompose } from './compose-hash.js';
+import { assertWritable, composeDigests } from './compose-guard.js';
 import type { EngineDeps } from './deps.js';
 import { changelogUrl, type ServiceMove, type UpgradeState } from './state.js';
 
@@ -90,6 +91,7 @@ export async function planMove(deps: EngineDeps, input: PlanInput): Promise<Upgr
     from,
     target,
     force: input.force,
+    composeDigests: await composeDigests(d.files),
     restoreDump: input.restoreDump,
     files: d.files,
     project: d.project,
@@ -117,7 +119,12 @@ export async function precheck(deps: EngineDeps, state: UpgradeState): Promise<s
   if (!state.force && !state.overrideWindow && !inWindow(window, new Date(clock.now()), config.upgrade.timeZone)) {
     throw new PolicyError(`it is outside the maintenance window ${window.text} (${config.upgrade.timeZone})`, 'Schedule it inside the window, or add --force.', { key: 'precheck.window', params: { window: window.text, tz: config.upgrade.timeZone } });
   }
-  const server = await probe(config.mattermost.url);
+  // One bad answer under a load spike is not an unhealthy server: three tries, a second apart.
+  let server = await probe(config.mattermost.url);
+  for (let tries = 1; !server.pingOk && tries < 3; tries++) {
+    await clock.sleep(1_000);
+    server = await probe(config.mattermost.url);
+  }
   if (!server.pingOk) {
     throw new PolicyError(`the running Mattermost is not healthy (${server.error ?? 'ping failed'}): an upgrade needs a healthy starting point to roll back to`, 'Fix the current deployment first; `mm-upgrade status` shows what is wrong.', { key: 'precheck.unhealthy', params: { error: server.error ?? 'ping failed' } });
   }
@@ -127,6 +134,7 @@ export async function precheck(deps: EngineDeps, state: UpgradeState): Promise<s
   const db = dbTarget(state.db.container, config.db);
   if (!(await pgIsReady(engine, db))) throw new PolicyError(`PostgreSQL in ${state.db.container} does not accept connections`, 'Fix the database first; nothing was changed.', { key: 'precheck.db-not-ready', params: { container: state.db.container } });
   const d = await resolveDeployment(config, engine);
+  await assertWritable([...new Set([state.app, state.db].filter((m) => m.moves).map((m) => (m.role === 'app' ? d.app : d.db).compose.tagSource.file))]);
   for (const t of [d.app, d.db]) {
     if (!(await runsPinnedImage(engine, t))) {
       throw new PolicyError(

@@ -50,6 +50,8 @@ interface Config {
   configHash: string;
   /** MM_TEST_MIGRATION_MS: how long a schema upgrade takes (a variant's known migration time). */
   migrationMs: number;
+  /** Serves normally, then dies this long after it started listening (a crash the watch window must catch). */
+  crashAfterMs: number;
   /** What /api/v4/config/client reports, from the MM_* overrides as a real server reads them. */
   client: { siteUrl: string; diagnostics: boolean; sendEmail: boolean; sendPush: boolean; runJobs: boolean; marketplace: boolean };
 }
@@ -78,7 +80,9 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
   }
   const listenPort = parseListenPort(listenAddress);
   const migrationMs = Number(env.MM_TEST_MIGRATION_MS || 0);
+  const crashAfterMs = Number(env.MM_TEST_CRASH_AFTER_MS || 0);
   return {
+    crashAfterMs: Number.isFinite(crashAfterMs) && crashAfterMs > 0 ? crashAfterMs : 0,
     migrationMs: Number.isFinite(migrationMs) && migrationMs > 0 ? migrationMs : 0,
     client: {
       siteUrl: (env.MM_SERVICESETTINGS_SITEURL ?? '').replace(/\/+$/, ''),
@@ -530,6 +534,12 @@ async function main(): Promise<void> {
   log('info', `Server is listening on 127.0.0.1:${config.listenPort}`, 'app/server.go:1236', {
     address: `127.0.0.1:${config.listenPort}`,
   });
+  if (config.crashAfterMs > 0) {
+    setTimeout(() => {
+      log('error', 'Failed to run the jobs server', 'jobs/server.go:87', { error: 'pq: column "props" of relation "jobs" does not exist' });
+      void fatal('Shutting down after a fatal error', 'app/server.go:1301', { error: `jobs server stopped ${config.crashAfterMs} ms after start` });
+    }, config.crashAfterMs).unref();
+  }
 }
 
 main().catch((err: unknown) => {

@@ -14,8 +14,8 @@ after(async () => {
 });
 
 /** A deployment at 1.0.0 of `layout`, and the bot's environment for quick runs (short watch, 25 s to come up). */
-export async function fresh(layout: Layout): Promise<Deployment & { botEnv: Record<string, string> }> {
-  const d = await deploy(layout, { stopDelayMs: 100 });
+export async function fresh(layout: Layout, opts: { registry?: string } = {}): Promise<Deployment & { botEnv: Record<string, string> }> {
+  const d = await deploy(layout, { stopDelayMs: 100, ...opts });
   deployments.push(d);
   return { ...d, botEnv: { ...d.env, VERIFY_WINDOW: '2s', HEALTH_TIMEOUT: '25' } };
 }

@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { JobRunner } from '../../../src/core/plan/runner.js';
 import type { JobDefinition, Step, UndoHandler } from '../../../src/core/plan/step.js';
 import type { EngineEvent } from '../../../src/core/events.js';
@@ -242,6 +242,59 @@ describe('JobRunner', () => {
     assert.equal(b.acquired, false);
     assert.equal(!b.acquired && b.holder.jobId, 'a');
     assert.equal(!b.acquired && b.holder.alive, true);
+  });
+
+  it('a stale lock found by 40 runners in the same instant: exactly one takes it over, every other is told who holds it', async () => {
+    for (let round = 0; round < 3; round++) {
+      const stateDir = mkdtempSync(join(tmpdir(), 'lock-race-'));
+      const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+      writeFileSync(join(stateDir, 'job.lock'), JSON.stringify({ jobId: 'dead', kind: 'upgrade', owner: 'cli:x', title: 'upgrade', step: 'switch', pid: dead, pidStart: '1', hostname: hostname(), startedAt: '' }));
+      const runners = Array.from({ length: 40 }, () => new JobRunner({ stateDir, undoHandlers: {}, emit: () => undefined }));
+      let running = 0;
+      let most = 0;
+      // The winner's job outlasts every other attempt, so "exactly one" is about the same instant.
+      const hold = step('a', async () => {
+        most = Math.max(most, ++running);
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        running--;
+      });
+      const results = await Promise.allSettled(runners.map((r) => r.run(job([hold]))));
+      const won = results.filter((r) => r.status === 'fulfilled');
+      const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      assert.equal(most, 1, `round ${round}: ${most} jobs ran at once`);
+      assert.equal(won.length, 1, `round ${round}: ${won.length} runners took the lock`);
+      for (const l of lost) assert.ok(l.reason instanceof LockHeldError, `round ${round}: ${String(l.reason)}`);
+      assert.deepEqual(readdirSync(stateDir).filter((f) => f.startsWith('job.lock')), [], 'no lock, breaker or temporary file left');
+    }
+  });
+
+  it('a stale lock found by 12 processes in the same instant: exactly one takes it over, the others are told who holds it', async () => {
+    const racer = new URL('./fixtures/lock-racer.ts', import.meta.url).pathname;
+    for (let round = 0; round < 2; round++) {
+      const stateDir = mkdtempSync(join(tmpdir(), 'lock-race-'));
+      const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+      writeFileSync(join(stateDir, 'job.lock'), JSON.stringify({ jobId: 'dead', kind: 'upgrade', owner: 'cli:x', title: 'upgrade', step: 'switch', pid: dead, pidStart: '1', hostname: hostname(), startedAt: '' }));
+      const go = join(stateDir, 'go');
+      let ready = 0;
+      let allReady: () => void = () => undefined;
+      const started = new Promise<void>((resolve) => (allReady = resolve));
+      const finished = Array.from({ length: 12 }, () => new Promise<string>((resolve) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', racer, stateDir, go, '2500'], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (d.toString().includes('ready') && ++ready === 12) allReady();
+        });
+        child.on('close', () => resolve(out.replace('ready\n', '')));
+      }));
+      // However slowly they start on a busy machine, they all go in the same instant.
+      await started;
+      writeFileSync(go, '');
+      const outputs = await Promise.all(finished);
+      rmSync(go);
+      assert.deepEqual(outputs.filter((o) => o !== 'held'), ['won'], `round ${round}: ${outputs.join(', ')}`);
+      assert.deepEqual(readdirSync(stateDir).filter((f) => f.startsWith('job.lock')), [], 'no lock, breaker or temporary file left');
+    }
   });
 
   it('halts at a journal boundary for a shutdown: the step in flight ends, no further step starts, the next start recovers', async () => {
