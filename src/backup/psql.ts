@@ -2,7 +2,9 @@
  * The SQL plumbing of the backup code: the database a job works on, and psql, pg_isready and
  * the database size through `DockerEngine.exec` in its container.
  */
+import { Readable } from 'node:stream';
 import { ErrorCode, UpgradeBotError } from '../common/errors.js';
+import { Redactor } from '../logging/redact.js';
 import type { DockerEngine } from '../docker/engine.js';
 
 /** PostgreSQL silently truncates longer identifiers (NAMEDATALEN - 1). */
@@ -45,6 +47,21 @@ export async function psql(engine: DockerEngine, db: DbTarget, database: string,
   ]);
   if (r.exitCode !== 0) {
     throw new UpgradeBotError(ErrorCode.HumanNeeded, `psql in ${db.container} failed (exit code ${r.exitCode}): ${oneLine(r.stderr)}`);
+  }
+  return r.stdout;
+}
+
+/**
+ * Like psql(), but the statements go in on stdin instead of as `-c` arguments: for statements
+ * that carry a secret (a role's password), since a process's arguments are readable by every
+ * user of the host (`ps`), and a container's processes are the host's. `secrets` are masked in
+ * the error, which PostgreSQL may give with the statement quoted.
+ */
+export async function psqlPrivate(engine: DockerEngine, db: DbTarget, database: string, statements: string[], secrets: string[]): Promise<string> {
+  const script = statements.map((s) => `${s};\n`).join('');
+  const r = await engine.exec(db.container, ['psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-tA', '-F', '\t', '-U', db.user, '-d', database, '-f', '-'], { stdin: Readable.from([script]) });
+  if (r.exitCode !== 0) {
+    throw new UpgradeBotError(ErrorCode.HumanNeeded, `psql in ${db.container} failed (exit code ${r.exitCode}): ${new Redactor(secrets).text(oneLine(r.stderr))}`);
   }
   return r.stdout;
 }

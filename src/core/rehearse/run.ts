@@ -7,7 +7,7 @@
 import { createReadStream } from 'node:fs';
 import { BadInputError, PolicyError, ServiceFailedError, TimeoutError } from '../../common/errors.js';
 import { formatBytes, formatDuration } from '../../config/parse.js';
-import { databaseSize, dbTarget, ident, literal, psql } from '../../backup/psql.js';
+import { databaseSize, dbTarget, ident, literal, psql, psqlPrivate } from '../../backup/psql.js';
 import { isStrictVersion } from '../../common/version.js';
 import type { EngineDeps } from '../upgrade/deps.js';
 import { errorLines, scanLogs } from '../upgrade/health.js';
@@ -117,11 +117,12 @@ async function rehearseOnCopy(deps: EngineDeps, input: RehearsalInput, say: Say)
   const dataSource = scratchDataSource(s, prodDataSource, { user: pgEnv('POSTGRES_USER') || config.db.user, password: secrets.POSTGRES_PASSWORD ?? pgEnv('POSTGRES_PASSWORD'), db: pgEnv('POSTGRES_DB') || config.db.name });
   const appRole = roleOf(dataSource);
   if (appRole) {
-    await psql(engine, scratchDb, 'postgres', [
+    // On stdin: the password must not show in the host's process list.
+    await psqlPrivate(engine, scratchDb, 'postgres', [
       `DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${literal(appRole.user)}) THEN CREATE ROLE ${ident(appRole.user)} LOGIN; END IF; END $$`,
       `ALTER ROLE ${ident(appRole.user)} LOGIN PASSWORD ${literal(appRole.password)}`,
       `ALTER DATABASE ${ident(config.db.name)} OWNER TO ${ident(appRole.user)}`,
-    ]);
+    ], [appRole.password]);
   }
   const restored = await engine.exec(
     s.db.container,

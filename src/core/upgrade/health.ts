@@ -5,10 +5,11 @@
  * lines that explain why.
  */
 import { dbTarget, pgIsReady } from '../../backup/psql.js';
-import type { Config } from '../../config/index.js';
+import { secretsOf, type Config } from '../../config/index.js';
 import { ServiceFailedError, TimeoutError } from '../../common/errors.js';
 import type { DockerEngine, LogLine } from '../../docker/engine.js';
 import { formatDuration } from '../../config/parse.js';
+import { Redactor, secretsInEnv } from '../../logging/redact.js';
 import type { Clock, EngineDeps } from './deps.js';
 import type { UpgradeState } from './state.js';
 
@@ -76,7 +77,17 @@ export interface LogFinding {
   fatal: boolean;
 }
 
-/** Log lines of `container` (since `since`) that match LOG_ERROR_PATTERNS, newest last. */
+/**
+ * What masks a container's log lines before a job quotes them (in chat, its result, the
+ * journal, the CLI's output): the bot's own secrets and those of the container's environment —
+ * a database password, its data source's — which its logs may well print.
+ */
+async function logRedactor(engine: DockerEngine, container: string, config: Config): Promise<Redactor> {
+  const c = await engine.inspectContainer(container).catch(() => undefined);
+  return new Redactor([...secretsOf(config), ...secretsInEnv(c?.Config?.Env ?? [])]);
+}
+
+/** Log lines of `container` (since `since`) that match LOG_ERROR_PATTERNS, newest last, secrets masked. */
 export async function scanLogs(engine: DockerEngine, container: string, config: Config, since: Date | undefined): Promise<LogFinding[]> {
   let lines: LogLine[];
   try {
@@ -89,15 +100,19 @@ export async function scanLogs(engine: DockerEngine, container: string, config: 
     const fatal = config.upgrade.fatalLogPatterns.some((re) => re.test(l.text));
     if (fatal || config.upgrade.logErrorPatterns.some((re) => re.test(l.text))) out.push({ container, line: l.text, fatal });
   }
-  return out;
+  if (out.length === 0) return out;
+  const redactor = await logRedactor(engine, container, config);
+  return out.map((f) => ({ ...f, line: redactor.text(f.line) }));
 }
 
-/** The error lines of `container` (LOG_ERROR_PATTERNS), else its last lines: what explains a failure. */
+/** The error lines of `container` (LOG_ERROR_PATTERNS), else its last lines: what explains a failure. Secrets masked. */
 export async function errorLines(engine: DockerEngine, container: string, config: Config, since: Date | undefined, max = 8): Promise<string[]> {
   const found = await scanLogs(engine, container, config, since);
   if (found.length > 0) return found.slice(-max).map((f) => f.line);
   const tail = await engine.logs(container, { tail: max }).catch(() => []);
-  return tail.map((l) => l.text);
+  if (tail.length === 0) return [];
+  const redactor = await logRedactor(engine, container, config);
+  return tail.map((l) => redactor.text(l.text));
 }
 
 /**

@@ -5,9 +5,10 @@ import { basename, dirname, join } from 'node:path';
 /**
  * Replaces a file so that a reader sees either the old or the new content, never a mix:
  * temp file in the same folder, fsync, rename over, fsync the folder. The file keeps its
- * mode (and its owner when we may). A symlink is followed, so the link stays a link.
+ * mode (and its owner when we may); a new one gets `opts.mode` (default 0666 less the umask).
+ * A symlink is followed, so the link stays a link.
  */
-export async function writeFileAtomic(path: string, data: string | Buffer, opts: { backup?: boolean } = {}): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Buffer, opts: { backup?: boolean; mode?: number } = {}): Promise<void> {
   const target = await realpath(path).catch(() => path);
   const dir = dirname(target);
   const existing = await stat(target).catch((err: NodeJS.ErrnoException) => {
@@ -19,7 +20,7 @@ export async function writeFileAtomic(path: string, data: string | Buffer, opts:
     await syncPath(`${path}.bak`);
   }
   const temp = join(dir, `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(temp, 'wx', existing ? existing.mode & 0o7777 : 0o666);
+  const handle = await open(temp, 'wx', existing ? existing.mode & 0o7777 : (opts.mode ?? 0o666));
   try {
     try {
       await handle.writeFile(data);

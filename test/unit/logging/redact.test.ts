@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../../src/logging/logger.js';
-import { REDACTED } from '../../../src/logging/redact.js';
+import { REDACTED, Redactor, secretsInEnv } from '../../../src/logging/redact.js';
 
 function capture(style: 'json' | 'text', secrets: string[]): { logger: ReturnType<typeof createLogger>; lines: string[] } {
   const lines: string[] = [];
@@ -51,5 +51,30 @@ describe('secret redaction in logs', () => {
     assert.equal(record.image, 'registry.example.net:5000/pica-mattermost:4.3.0');
     assert.equal(record.ms, 1200);
     assert.equal(record.level, 'info');
+  });
+});
+
+describe('the secrets a container knows, masked in the log lines a job quotes', () => {
+  it('takes the secret variables and the passwords of URLs from its environment, as written and decoded', () => {
+    const env = [
+      'POSTGRES_PASSWORD=pa@ss/w:rd+1',
+      'POSTGRES_PASSWORD_FILE=/run/secrets/db',
+      'MM_SQLSETTINGS_DATASOURCE=postgres://mmuser:pa%40ss%2Fw%3Ard%2B1@db:5432/mattermost?sslmode=disable',
+      'MM_SQLSETTINGS_DATASOURCEREPLICAS=["postgres://ro:r3plica-pw@db2/mattermost"]',
+      'PATH=/usr/bin',
+      'PGPORT=5432',
+    ];
+    const found = secretsInEnv(env);
+    for (const s of ['pa@ss/w:rd+1', 'pa%40ss%2Fw%3Ard%2B1', 'r3plica-pw']) assert.ok(found.includes(s), s);
+    for (const s of ['/run/secrets/db', '/usr/bin', '5432']) assert.ok(!found.includes(s), s);
+  });
+
+  it('masks a known secret also URL-encoded, and password=… pairs whatever their value', () => {
+    const r = new Redactor(['pa@ss/w:rd+1']);
+    const line = r.text('dsn postgres://u:pa%40ss%2Fw%3Ard%2B1@db/x form=pa%40ss%2Fw%3Ard%2B1 raw pa@ss/w:rd+1');
+    assert.ok(!line.includes('pa@ss') && !line.includes('pa%40ss'), line);
+    assert.equal(new Redactor().text('host=db user=mmuser password=s3cr3t-Value dbname=x'), `host=db user=mmuser password=${REDACTED} dbname=x`);
+    assert.equal(new Redactor().text(`{"password":"s3cr3t-Value","user":"u"}`), `{"password":"${REDACTED}","user":"u"}`);
+    assert.equal(new Redactor().text('password authentication failed for user "mmuser"'), 'password authentication failed for user "mmuser"');
   });
 });
