@@ -48,8 +48,10 @@ export function buildContext(
   { env = process.env, style = 'text' as 'text' | 'json' }: { env?: Record<string, string | undefined>; style?: 'text' | 'json' } = {},
 ): AppContext {
   const config = readConfig({ ...loadEnvFile(), ...env }, { purpose });
-  const logger = createLogger({ level: config.logLevel, secrets: secretsOf(config), style });
-  const engine = new DockerodeEngine(config.docker.host, RegistryCredentials.of(config.docker));
+  const credentials = RegistryCredentials.of(config.docker);
+  // The Docker config file's passwords too (`docker login`): the bot uses them, so it may quote them.
+  const logger = createLogger({ level: config.logLevel, secrets: [...secretsOf(config), ...credentials.secrets()], style });
+  const engine = new DockerodeEngine(config.docker.host, credentials);
   const compose = new ComposeTool({ override: config.compose.cli, dockerHost: config.docker.hostText });
   return { config, logger, engine, compose };
 }
@@ -94,7 +96,7 @@ export function buildChatAdapters(ctx: AppContext): ChatAdapters | undefined {
   const { config, logger } = ctx;
   if (!config.mattermost.botToken) return undefined;
   const api = createChatApi(config.mattermost.url, config.mattermost.botToken);
-  const redactor = new Redactor(secretsOf(config));
+  const redactor = new Redactor([...secretsOf(config), ...RegistryCredentials.of(config.docker).secrets()]);
   const outbox = new Outbox({ stateDir: config.bot.stateDir, api, team: config.mattermost.team, log: logger, redact: (text) => redactor.text(text) });
   return { messages: messagesFor(config.bot.locale), api, outbox };
 }

@@ -73,6 +73,17 @@ export class RegistryCredentials {
     return auth && 'username' in auth ? { username: auth.username, password: auth.password } : undefined;
   }
 
+  /** Every password and token the Docker config file holds now (and its `auth` strings): what logs and chat must mask. */
+  secrets(): string[] {
+    const out: string[] = [];
+    for (const key of Object.keys(this.read()?.auths ?? {})) {
+      const raw = this.read()?.auths?.[key];
+      const entry = this.entry(key);
+      for (const s of [entry?.password, entry?.identitytoken, raw?.auth]) if (s) out.push(s);
+    }
+    return out;
+  }
+
   /** Where the credentials for `ref` come from, for messages (never the secret itself). */
   describe(ref: string): string {
     const registry = registryOf(ref);

@@ -48,3 +48,18 @@ describe('registry credentials', () => {
     assert.match(c.describe('registry.example.net:5000/a'), /credential helper "desktop", which the bot does not run \(set REGISTRY_USER and REGISTRY_PASSWORD\)/);
   });
 });
+
+describe('RegistryCredentials.secrets', () => {
+  it('lists every password, token and auth string of the Docker config file, for masking', () => {
+    const file = configFile({
+      auths: {
+        'registry.example.net:5000': { auth: Buffer.from('pica:SECRETfromauth').toString('base64') },
+        'other.example.net': { username: 'u', password: 'SECRETplain' },
+        'token.example.net': { identitytoken: 'SECRETidtoken' },
+      },
+    });
+    const secrets = new RegistryCredentials(undefined, file).secrets();
+    for (const s of ['SECRETfromauth', Buffer.from('pica:SECRETfromauth').toString('base64'), 'SECRETplain', 'SECRETidtoken']) assert.ok(secrets.includes(s), s);
+    assert.deepEqual(new RegistryCredentials(undefined, '/nonexistent/config.json').secrets(), []);
+  });
+});
