@@ -23,6 +23,16 @@ import { scheduleCron } from './schedule/cron.js';
 import { readHistory } from './state/history.js';
 import { collectStatus } from './status/collect.js';
 
+/**
+ * How long a client may take to send a request. Node's defaults (60 s for the headers, 300 s
+ * for the whole request, checked every 30 s) let a client that sends its body slowly, or stops
+ * half-way, hold a connection for up to five and a half minutes (the request-fuzzing test found it).
+ * Mattermost sends a few hundred bytes at once and gives up itself after 30 s, so a request not
+ * received within 15 s (headers within 10 s) is answered 408 and its connection closed; checked
+ * every second, so the bound is the timeout plus at most one second.
+ */
+export const HTTP_LIMITS = { headersTimeout: 10_000, requestTimeout: 15_000, connectionsCheckingInterval: 1_000 } as const;
+
 export interface ServeOptions {
   /** Resolves to stop the server (default: the first SIGTERM or SIGINT). */
   stopWhen?: Promise<string>;
@@ -53,7 +63,7 @@ export async function serve(ctx: AppContext, opts: ServeOptions = {}): Promise<n
     log,
     now: Date.now,
   });
-  const server = createServer(createChatApp({ service, config, messages: chat.messages, log }));
+  const server = createServer(HTTP_LIMITS, createChatApp({ service, config, messages: chat.messages, log }));
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -6,6 +6,14 @@
  */
 import type { ChatApi, ChatUser } from '../mattermost/client.js';
 
+/**
+ * A Mattermost id (model.IsValidId: 26 letters or digits). Anything else is never looked up:
+ * the id goes into the API path as it is, so `me` would be the bot's own account (a system
+ * admin when its token is one) and `<id>?x`, `../users/<id>` someone else's — and every such
+ * spelling would stay in the cache. The request-fuzzing test found it.
+ */
+const USER_ID = /^[A-Za-z0-9]{26}$/;
+
 export class Authorizer {
   private readonly cache = new Map<string, { user: ChatUser; at: number }>();
 
@@ -17,6 +25,7 @@ export class Authorizer {
   ) {}
 
   async check(userId: string): Promise<{ allowed: boolean; username: string }> {
+    if (!USER_ID.test(userId)) throw new Error('not a Mattermost user id');
     const user = await this.user(userId);
     const allowed = this.allowedUsers.length > 0 ? this.allowedUsers.some((u) => u.toLowerCase() === user.username.toLowerCase()) : user.roles.split(/\s+/).includes('system_admin');
     return { allowed, username: user.username };
@@ -41,7 +50,8 @@ export async function identify(
   try {
     return await authorizer.check(userId);
   } catch (err) {
-    log.warn(`chat: could not look up the user who ${doing}`, { userId, error: (err as Error).message });
+    // The id is the sender's text, up to 64 kB: logged shortened.
+    log.warn(`chat: could not look up the user who ${doing}`, { userId: userId.slice(0, 64), error: (err as Error).message });
     return undefined;
   }
 }

@@ -58,7 +58,8 @@ export class Decisions {
     const now = this.d.now();
     const check = verifyContext(config.bot.secret!, req.context, now);
     if (!check.ok && check.reason === 'forged') {
-      this.d.log.warn('chat: a button callback with a context this bot did not sign was refused', { userId: req.userId, postId: req.postId });
+      // Anyone can send this: what they wrote is logged shortened.
+      this.d.log.warn('chat: a button callback with a context this bot did not sign was refused', { userId: req.userId.slice(0, 64), postId: req.postId.slice(0, 64) });
       return { ephemeral_text: m.refuse.badContext };
     }
     const context = check.context!;

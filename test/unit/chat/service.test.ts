@@ -243,6 +243,11 @@ describe('who may run and confirm', () => {
       assert.deepEqual(await listed.check(ids('ops-volunteer')), { allowed: true, username: 'ops-volunteer' });
       assert.deepEqual(await listed.check(ids('pica-admin')), { allowed: false, username: 'pica-admin' });
       await assert.rejects(admins.check('x'.repeat(26)));
+      // Only a user id is looked up: not another API path that would name the bot itself or someone else.
+      const asAdmin = new Authorizer(createChatApi(mm.url, TOKENS.admin), []);
+      for (const id of ['me', `../users/${ids('pica-admin')}`, `${ids('alice')}/../${ids('pica-admin')}`, `${ids('pica-admin')}?x=1`, `${ids('alice')}/`, '']) {
+        await assert.rejects(asAdmin.check(id), /not a Mattermost user id/, id);
+      }
     } finally {
       await mm.stop();
     }
