@@ -77,7 +77,7 @@ describe('the Mattermost API unreachable for the whole job', () => {
 
       // The API answers again; the bot's server delivers what waits.
       p.cut = false;
-      const bot = await startBot(env);
+      const bot = await startBot({ ...env, MM_SLASH_TOKENS: 'outageslashtoken000000000' });
       try {
         await waitFor('an empty outbox', async () => (outboxCount(env.STATE_DIR!) === 0 ? true : undefined), { timeoutMs: 60_000, intervalMs: 100 });
       } finally {
