@@ -95,7 +95,15 @@ export async function recoverAndCheck(d: Deployment & { botEnv: Record<string, s
   assert.deepEqual(await fingerprint(d), before, 'the rows: same count, same checksum');
   const again = await mmUpgrade(['status'], d.botEnv);
   assert.doesNotMatch(again.stderr, /Recovered/, 'recovered once only');
-  return { outcome, serving: report.app.version!, report };
+  return { outcome: label(outcome, recovered[0]?.summary ?? ''), serving: report.app.version!, report };
+}
+
+/** The outcome as the table shows it: what the recovery did, in a few words. */
+function label(outcome: string, summary: string): string {
+  if (/before any change/.test(summary)) return `${outcome} (nothing had changed)`;
+  if (/recovered by rolling back/.test(summary)) return `${outcome} (its undos run)`;
+  if (/recovered: /.test(summary)) return `${outcome} (found complete)`;
+  return outcome;
 }
 
 export interface CaseRow {
