@@ -10,7 +10,7 @@ import { followJson, type JsonMessage } from './json-stream.js';
 import type { RegistryCredentials } from './registry-auth.js';
 import { parseImageRef } from './compose/image-ref.js';
 import { specFromInspect } from './container-spec.js';
-import { DemuxStdout, DemuxImpl, demuxBuffer } from './demux.js'; // TEMP A/B
+import { DemuxStdout, demuxBuffer } from './demux.js';
 import { Collector, StdinFeeder, readSideOf } from './exec-io.js';
 import { RestartTolerance } from './restart-tolerance.js';
 import type {
@@ -317,7 +317,7 @@ export class DockerodeEngine implements DockerEngine {
     const stderr = new Collector(cap);
     const stdout = opts.stdout ? undefined : new Collector(cap);
     const sink: Writable = opts.stdout ?? stdout!.writable();
-    const demux = new DemuxImpl((chunk) => stderr.add(chunk)); // TEMP A/B
+    const demux = new DemuxStdout((chunk) => stderr.add(chunk));
     const timer =
       opts.timeoutMs === undefined
         ? undefined
