@@ -13,10 +13,10 @@
  * failed or got something else than a 200 JSON answer (it is a measurement otherwise).
  */
 import { spawn } from 'node:child_process';
-import os from 'node:os';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { describeMachine, machineText, writeSection } from './results.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '50' } } });
 const ROUNDS = Number(values.rounds);
@@ -92,6 +92,7 @@ const median = (xs: number[]): number => {
 };
 
 async function main(): Promise<number> {
+  const machine = describeMachine();
   const servers = await startServers();
   try {
     const { ready } = servers;
@@ -113,16 +114,26 @@ async function main(): Promise<number> {
     const summary = (which: 'bot' | 'bare') => ({ p50: median(samples[which].map((s) => s.p50)), p99: median(samples[which].map((s) => s.p99)), rps: median(samples[which].map((s) => s.requests / SECONDS)) });
     const bot = summary('bot');
     const bare = summary('bare');
-    const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-    console.log(`\nbench:ack — ${new Date().toISOString().slice(0, 10)}, ${cpu}, ${os.cpus().length} cores, node ${process.version}, ${CONNECTIONS} connections, ${ROUNDS} × ${SECONDS} s each, medians\n`);
-    console.log('| server | p50 | p99 | requests/s |');
-    console.log('|---|---|---|---|');
-    console.log(`| the bot (\`/upgrade 1.1.0\`, engine held at planning) | ${bot.p50} ms | ${bot.p99} ms | ${Math.round(bot.rps)} |`);
-    console.log(`| bare Express handler answering \`{}\` | ${bare.p50} ms | ${bare.p99} ms | ${Math.round(bare.rps)} |`);
     const ratio = bot.p99 / Math.max(bare.p99, 1);
-    console.log(`\np99 bot / bare = ${ratio.toFixed(2)} (target ≤ 2); bot p99 ${bot.p99} ms (target ≤ 20 ms): ${bot.p99 <= 20 && ratio <= 2 ? 'met' : 'NOT met'}`);
     const failed = [...samples.bot, ...samples.bare].reduce((n, s) => n + s.bad, 0);
-    if (failed > 0) console.log(`${failed} requests failed`);
+    const lines = [
+      `${CONNECTIONS} connections, ${ROUNDS} alternating rounds × ${SECONDS} s each after a 5 s warm-up of each, medians; autocannon in the benchmark's process, both servers in another.`,
+      '',
+      '| server | p50 | p99 | requests/s |',
+      '|---|---|---|---|',
+      `| the bot (\`/upgrade 1.1.0\`, engine held at planning) | ${bot.p50} ms | ${bot.p99} ms | ${Math.round(bot.rps)} |`,
+      `| bare Express handler answering \`{}\` | ${bare.p50} ms | ${bare.p99} ms | ${Math.round(bare.rps)} |`,
+      '',
+      `Each round, p99 (ms): bot ${samples.bot.map((s) => s.p99).join(', ')}; bare ${samples.bare.map((s) => s.p99).join(', ')}.`,
+      '',
+      `p99 bot / bare = **${ratio.toFixed(2)}** (target ≤ 2): ${ratio <= 2 ? 'met' : '**NOT met**'}. Bot p99 ${bot.p99} ms (target ≤ 20 ms): ${bot.p99 <= 20 ? 'met' : '**NOT met**'}.`,
+      ...(failed > 0 ? [`${failed} requests failed.`] : []),
+    ];
+    console.log(`\n${machineText(machine)}\n\n${lines.join('\n')}`);
+    if (failed === 0) {
+      writeSection('ack', { title: 'Acknowledging a slash command (`npm run bench:ack`)', machine, body: lines.join('\n') });
+      log('written to bench/RESULTS.md');
+    }
     return failed > 0 ? 1 : 0;
   } finally {
     servers.stop();

@@ -20,7 +20,6 @@
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import Docker from 'dockerode';
@@ -33,6 +32,7 @@ import { deploy, readRows, type Deployment } from '../test/bed/deploy.js';
 import { bedEnvironment, bedSession, tearDownOnSignals } from '../test/bed/lifecycle.js';
 import { run, type RunResult } from '../test/bed/proc.js';
 import type { Bed } from '../test/bed/state.js';
+import { describeMachine, machineText, writeSection, type MachineInfo } from './results.js';
 
 const FROM = '1.0.0';
 const TO = '1.1.0';
@@ -354,15 +354,10 @@ function median(xs: number[]): number {
 
 const sec = (ms: number | undefined): string => (ms === undefined ? '   —' : (ms / 1000).toFixed(2));
 
-async function machine(docker: Docker): Promise<string[]> {
-  const cpus = os.cpus();
+async function machine(docker: Docker): Promise<MachineInfo> {
   const versions = await docker.version().catch(() => undefined);
   const compose = await run(COMPOSE, ['version', '--short'], { allowFailure: true });
-  return [
-    `machine   ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.type()} ${os.release()} ${os.arch()}`,
-    `software  node ${process.version}, dockerd ${versions?.Version ?? '?'}, docker-compose ${compose.stdout.trim() || '?'}`,
-    `date      ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
-  ];
+  return describeMachine({ engine: versions?.Version ?? '?', software: [`docker-compose ${compose.stdout.trim() || '?'}`] });
 }
 
 function report(results: RunFigures[], methods: readonly Method[], runs: number, header: string[]): string {
@@ -423,6 +418,7 @@ async function main(): Promise<number> {
   const session = bedSession(bedLog);
   tearDownOnSignals(session, bedLog);
   const results: RunFigures[] = [];
+  let info: MachineInfo | undefined;
   let header: string[] = [];
   try {
     const bed = await session.start();
@@ -431,7 +427,8 @@ async function main(): Promise<number> {
     if (host?.kind !== 'socket') throw new Error(`unexpected bed DOCKER_HOST ${bed.dockerHost}`);
     const docker = new DockerodeEngine(host);
     const events = new Docker({ socketPath: host.socketPath });
-    header = await machine(events);
+    info = await machine(events);
+    header = machineText(info).split('\n');
 
     for (let i = 1; i <= runs; i++) {
       for (const method of chosen) {
@@ -442,6 +439,8 @@ async function main(): Promise<number> {
       }
     }
     process.stdout.write('\n' + report(results, chosen, runs, header));
+    writeSection('downtime', { title: 'Downtime of one upgrade (`npm run bench:downtime`)', machine: info, body: '```text\n' + report(results, chosen, runs, []) + '```\n' });
+    log('written to bench/RESULTS.md');
     return 0;
   } catch (err) {
     log(`FAILED: ${(err as Error).stack ?? String(err)}`);

@@ -1,6 +1,5 @@
 /** What `/upgrade …` asks for, from the text after the trigger. Refusals say what to type. */
-import semver from 'semver';
-import { isStrictVersion } from '../common/version.js';
+import { isStrictVersion, looseVersion } from '../common/version.js';
 
 export type ChatCommand =
   | { kind: 'help' }
@@ -45,8 +44,8 @@ export function parseCommand(text: string): ChatCommand {
       const [v, ...more] = rest;
       if (v === undefined || more.length > 0) return { kind: 'refuse', reason };
       if (!isStrictVersion(v)) {
-        const loose = /^(latest|stable)$/i.test(v) ? null : semver.coerce(v);
-        return { kind: 'refuse', reason, input: v, ...(loose ? { suggestion: loose.version } : {}) };
+        const loose = /^(latest|stable)$/i.test(v) ? undefined : looseVersion(v);
+        return { kind: 'refuse', reason, input: v, ...(loose ? { suggestion: loose } : {}) };
       }
       return { kind: word, version: v };
     }
@@ -58,8 +57,8 @@ export function parseCommand(text: string): ChatCommand {
   }
   if (!/^v?\d/.test(first)) return { kind: 'help' };
   if (!isStrictVersion(first)) {
-    const loose = semver.coerce(first);
-    return { kind: 'refuse', reason: 'badVersion', input: first, ...(loose && loose.version !== first ? { suggestion: loose.version } : {}) };
+    const loose = looseVersion(first);
+    return { kind: 'refuse', reason: 'badVersion', input: first, ...(loose && loose !== first ? { suggestion: loose } : {}) };
   }
   if (rest.length === 0 || (rest.length === 1 && rest[0]!.toLowerCase() === 'now')) return { kind: 'upgrade', version: first };
   // The time is read (and refused with what to type) where the clock and TZ are known.

@@ -3,7 +3,8 @@
  * on stdout once it is known. Read by a sysadmin at 2 a.m., and by CI logs and `| tee`: one
  * line per fact, no stack traces, colour and an in-place bar only on a real terminal.
  */
-import cliProgress from 'cli-progress';
+import type cliProgress from 'cli-progress';
+import { lazy } from '../common/lazy.js';
 import { formatBytes, formatDuration } from '../config/parse.js';
 import type { EngineEvent, EventSink, JobOutcome, JobResult } from '../core/events.js';
 import { describeUpD, isUpD } from '../core/upgrade/compose-hash.js';
@@ -139,6 +140,9 @@ export function createCliReporter(opts: CliReporterOptions): CliReporter {
   return { sink, close: () => bar?.clear() };
 }
 
+/** Only a terminal gets a bar: cli-progress is loaded for the first one. */
+const progressBars = lazy<typeof cliProgress>('cli-progress');
+
 /** One cli-progress bar at a time, for the step whose counts arrive; cleared before any line. */
 class InPlaceBar {
   private bar: cliProgress.SingleBar | undefined;
@@ -157,7 +161,7 @@ class InPlaceBar {
       this.bar.update(measure.current, payload);
       return;
     }
-    this.bar = new cliProgress.SingleBar({
+    this.bar = new (progressBars().SingleBar)({
       stream: this.stream,
       format: (_options, params, data: { measure: Measure }) => barLine(data.measure, params.maxWidth - 1, this.now()),
       fps: 10,

@@ -1,5 +1,6 @@
-import semver from 'semver';
+import type coerce from 'semver/functions/coerce.js';
 import { BadInputError } from './errors.js';
+import { lazy } from './lazy.js';
 
 const STRICT_VERSION = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/;
 
@@ -15,12 +16,12 @@ export function parseVersion(input: string): Version {
   const text = input.trim();
   const m = STRICT_VERSION.exec(text);
   if (!m) {
-    const loose = semver.coerce(text);
-    const hint = loose ? ` — did you mean ${loose.version}?` : '';
+    const loose = looseVersion(text);
+    const hint = loose ? ` — did you mean ${loose}?` : '';
     throw new BadInputError(
       `"${input}" is not a release version: expected X.Y.Z, for example 10.11.4${hint}`,
       'Type the exact release number, for example `10.11.4`; `latest`, `10.11` and `v10.11.4-rc1` are refused.',
-      { key: 'version.invalid', params: { input, ...(loose ? { suggestion: loose.version } : {}) } },
+      { key: 'version.invalid', params: { input, ...(loose ? { suggestion: loose } : {}) } },
     );
   }
   return { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3]), text };
@@ -30,11 +31,22 @@ export function isStrictVersion(input: string): boolean {
   return STRICT_VERSION.test(input);
 }
 
+/** -1, 0 or 1, as semver orders them (for X.Y.Z, digits only, that is number by number). */
 export function compareVersions(a: Version | string, b: Version | string): number {
-  const left = typeof a === 'string' ? parseVersion(a).text : a.text;
-  const right = typeof b === 'string' ? parseVersion(b).text : b.text;
-  return semver.compare(left, right);
+  const left = typeof a === 'string' ? parseVersion(a) : a;
+  const right = typeof b === 'string' ? parseVersion(b) : b;
+  return Math.sign(left.major - right.major || left.minor - right.minor || left.patch - right.patch);
 }
+
+/**
+ * The X.Y.Z someone who typed `text` probably meant (`v10.11` → `10.11.0`), for a refusal's
+ * hint; semver is loaded only then.
+ */
+export function looseVersion(text: string): string | undefined {
+  return loadCoerce()(text)?.version;
+}
+
+const loadCoerce = lazy<typeof coerce>('semver/functions/coerce');
 
 /**
  * A tag an image may be pinned to: starts with a digit and reads as a version

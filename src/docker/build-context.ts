@@ -7,11 +7,14 @@
 import { lstatSync, readFileSync } from 'node:fs';
 import { relative, sep } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
-import ignoreModule from '@balena/dockerignore';
-import tar from 'tar-fs';
+import type ignoreModule from '@balena/dockerignore';
+import type tar from 'tar-fs';
+import { lazy } from '../common/lazy.js';
 
-// CommonJS whose types say `export default`: at run time the default import is the factory itself.
-const dockerignore = ignoreModule as unknown as typeof ignoreModule.default;
+// Loaded for the first build only. @balena/dockerignore is CommonJS whose types say `export
+// default`: what require() gives is the factory itself.
+const dockerignore = lazy<typeof ignoreModule.default>('@balena/dockerignore');
+const tarFs = lazy<typeof tar>('tar-fs');
 
 export interface BuildContext {
   stream: Readable;
@@ -26,7 +29,7 @@ export function packContext(dir: string, dockerfile = 'Dockerfile'): BuildContex
   } catch {
     // no .dockerignore: everything goes
   }
-  const ig = dockerignore({ ignorecase: false }).add(rules);
+  const ig = dockerignore()({ ignorecase: false }).add(rules);
   // A `!exception` can bring back a file inside an excluded folder: then folders are walked anyway.
   const pruneFolders = !rules.split('\n').some((l) => l.trim().startsWith('!'));
   const always = new Set([dockerfile, '.dockerignore']);
@@ -54,7 +57,7 @@ export function packContext(dir: string, dockerfile = 'Dockerfile'): BuildContex
       return header;
     },
   };
-  const pack = tar.pack(dir, options);
+  const pack = tarFs().pack(dir, options);
   pack.on('error', (err) => counter.destroy(err));
   return { stream: pack.pipe(counter), bytes: () => bytes };
 }

@@ -6,37 +6,61 @@
 import { Transform, type TransformCallback } from 'node:stream';
 
 export class DemuxStdout extends Transform {
-  private pending: Buffer = Buffer.alloc(0);
-  private raw = false;
+  /** The frame header being read (it may come split across chunks). */
+  private readonly header = Buffer.alloc(8);
+  private headerBytes = 0;
+  /** The current frame: its stream (1 stdout, 2 stderr) and the payload bytes still to come. */
+  private stream = 1;
+  private remaining = 0;
+  /** A stderr frame's parts, handed over whole. */
+  private stderrParts: Buffer[] = [];
+  private raw: boolean;
 
-  constructor(private readonly onStderr: (chunk: Buffer) => void, private readonly tty = false) {
+  constructor(private readonly onStderr: (chunk: Buffer) => void, tty = false) {
     super();
     this.raw = tty;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     if (this.raw) return done(null, chunk);
-    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    while (this.pending.length >= 8) {
-      const type = this.pending[0]!;
-      if (type > 2 || this.pending[1] !== 0 || this.pending[2] !== 0 || this.pending[3] !== 0) {
-        this.raw = true;
-        const rest = this.pending;
-        this.pending = Buffer.alloc(0);
-        return done(null, rest);
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (this.remaining === 0) {
+        const n = Math.min(8 - this.headerBytes, chunk.length - offset);
+        chunk.copy(this.header, this.headerBytes, offset, offset + n);
+        this.headerBytes += n;
+        offset += n;
+        if (this.headerBytes < 8) break;
+        this.headerBytes = 0;
+        const type = this.header[0]!;
+        if (type > 2 || this.header[1] !== 0 || this.header[2] !== 0 || this.header[3] !== 0) {
+          // Not multiplexed after all: these 8 bytes and all that follows are output as it is.
+          this.raw = true;
+          this.push(Buffer.from(this.header));
+          return done(null, offset < chunk.length ? chunk.subarray(offset) : undefined);
+        }
+        this.stream = type;
+        this.remaining = this.header.readUInt32BE(4);
+        continue;
       }
-      const length = this.pending.readUInt32BE(4);
-      if (this.pending.length < 8 + length) break;
-      const payload = this.pending.subarray(8, 8 + length);
-      this.pending = this.pending.subarray(8 + length);
-      if (type === 2) this.onStderr(Buffer.from(payload));
-      else this.push(Buffer.from(payload));
+      // The payload goes on as it comes, a view of the chunk (no copy): pg_dump's output
+      // arrives in frames of a few KiB, and copying each one cost CPU and memory for nothing.
+      const n = Math.min(this.remaining, chunk.length - offset);
+      const part = chunk.subarray(offset, offset + n);
+      this.remaining -= n;
+      offset += n;
+      if (this.stream !== 2) this.push(part);
+      else {
+        this.stderrParts.push(Buffer.from(part));
+        if (this.remaining === 0) this.onStderr(Buffer.concat(this.stderrParts.splice(0)));
+      }
     }
     done();
   }
 
   override _flush(done: TransformCallback): void {
-    done(null, this.pending.length > 0 ? this.pending : undefined);
+    if (this.stderrParts.length > 0) this.onStderr(Buffer.concat(this.stderrParts.splice(0)));
+    done();
   }
 }
 

@@ -5,8 +5,8 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import YAML from 'yaml';
 import { BadInputError } from '../../common/errors.js';
+import { parse as parseYaml } from '../../docker/compose/yaml.js';
 import { readMmVersion, type VersionLine } from './upstream.js';
 
 export type ImageRole = 'app' | 'db';
@@ -65,7 +65,7 @@ export function readCheckout(path: string): Checkout {
 function buildsOf(file: string): Record<string, ImageBuild> {
   let doc: unknown;
   try {
-    doc = YAML.parse(readFileSync(file, 'utf8'));
+    doc = parseYaml(readFileSync(file, 'utf8'));
   } catch (err) {
     throw new BadInputError(`${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }

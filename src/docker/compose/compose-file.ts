@@ -1,5 +1,6 @@
-import { isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type YAMLMap } from 'yaml';
+import type { Document, YAMLMap } from 'yaml';
 import { ComposeError, ErrorCode } from '../../common/errors.js';
+import { isAlias, isMap, isScalar, isSeq, parseDocument } from './yaml.js';
 
 export interface ComposeSource {
   file: string;

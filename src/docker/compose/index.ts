@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { isMap, isScalar, type Scalar } from 'yaml';
+import type { Scalar } from 'yaml';
 import { BadInputError, ComposeError, ErrorCode } from '../../common/errors.js';
 import { isVersionTag } from '../../common/version.js';
 import { writeFileAtomic } from './atomic-write.js';
@@ -9,6 +9,7 @@ import { scanEnvFile } from './env-file.js';
 import { interpolate } from './interpolate.js';
 import { describeImage, withContext, type EnvFile, type Located } from './service-image.js';
 import type { ComposeFiles, FileChange, ServiceImage } from './types.js';
+import { isMap, isScalar } from './yaml.js';
 
 export type { ComposeFiles, FileChange, ServiceImage, TagSource } from './types.js';
 export { formatImageRef, parseImageRef, type ImageRef } from './image-ref.js';

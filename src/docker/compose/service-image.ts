@@ -1,4 +1,4 @@
-import { Scalar } from 'yaml';
+import type { Scalar } from 'yaml';
 import { ComposeError, UpgradeBotError } from '../../common/errors.js';
 import { invalid, lineAt, type ComposeSource } from './compose-file.js';
 import { setEnvValue, type EnvEntry } from './env-file.js';
@@ -36,8 +36,8 @@ export function describeImage(
   const [start, end] = scalar.range ?? [0, 0];
   const line = lineAt(text, start);
   const where = `${file}:${line}`;
-  const quoted = scalar.type === Scalar.QUOTE_DOUBLE || scalar.type === Scalar.QUOTE_SINGLE;
-  const verbatim = (quoted || scalar.type === Scalar.PLAIN) && text.slice(quoted ? start + 1 : start, quoted ? end - 1 : end) === raw;
+  const quoted = scalar.type === 'QUOTE_DOUBLE' || scalar.type === 'QUOTE_SINGLE';
+  const verbatim = (quoted || scalar.type === 'PLAIN') && text.slice(quoted ? start + 1 : start, quoted ? end - 1 : end) === raw;
   const rawStart = quoted ? start + 1 : start;
 
   const segments = withContext(where, () => interpolateSegments(raw, env.vars));

@@ -11,7 +11,8 @@ import { BackupError, ExitCode } from '../../../src/common/errors.js';
 import type { DockerEngine, ExecOptions, ExecResult } from '../../../src/docker/engine.js';
 
 interface Script {
-  dump: { exitCode: number; bytes: Buffer; stderr?: string };
+  /** `chunks`: the sizes pg_dump's output comes in, in turn (64 KiB by default). */
+  dump: { exitCode: number; bytes: Buffer; stderr?: string; chunks?: number[] };
   list: { exitCode: number; stdout: string; stderr?: string };
   read?: { exitCode: number; stderr?: string };
 }
@@ -28,8 +29,9 @@ function fakeEngine(script: Script): DockerEngine & { calls: string[][]; fedByte
     calls.push(cmd);
     if (cmd[0] === 'pg_dump') {
       const out = opts.stdout as Writable;
-      for (let i = 0; i < script.dump.bytes.length; i += 64 * 1024) {
-        if (!out.write(script.dump.bytes.subarray(i, i + 64 * 1024))) await new Promise((r) => out.once('drain', r));
+      const sizes = script.dump.chunks ?? [64 * 1024];
+      for (let i = 0, n = 0; i < script.dump.bytes.length; i += sizes[n++ % sizes.length]!) {
+        if (!out.write(script.dump.bytes.subarray(i, i + sizes[n % sizes.length]!))) await new Promise((r) => out.once('drain', r));
       }
       await new Promise<void>((resolve, reject) => out.end(() => resolve()).once('error', reject));
       return { exitCode: script.dump.exitCode, stdout: '', stderr: script.dump.stderr ?? '' };
@@ -82,6 +84,15 @@ describe('takeBackup (scripted engine)', () => {
     await utimes(older, new Date('2026-01-01'), new Date('2026-01-01'));
     const next = await takeBackup(engine, db, { dir, version: '1.0.0', keep: 1, now: () => new Date('2026-03-04T06:00:00Z') });
     assert.deepEqual(await readdir(dir), [next.path.slice(dir.length + 1)], 'keep 1: the new dump only');
+  });
+
+  it('writes the dump byte for byte, whatever sizes it comes in', async () => {
+    const dir = join(root, 'sizes');
+    const bytes = Buffer.from(Array.from({ length: 5 * 1024 * 1024 + 333 }, (_, i) => (i * 131 + (i >> 12)) % 251));
+    const chunks = [1, 4096, 4103, 8, 1024 * 1024, 3 * 1024 * 1024 - 1, 65536, 17];
+    const r = await takeBackup(fakeEngine({ dump: { exitCode: 0, bytes, chunks }, list: { exitCode: 0, stdout: LIST } }), db, { dir, version: '1.0.0', keep: 1, now: () => at });
+    assert.equal(r.sizeBytes, bytes.length);
+    assert.ok((await readFile(r.path)).equals(bytes), 'the same bytes, in the same order');
   });
 
   const failures: Array<[string, Script, RegExp]> = [

@@ -131,4 +131,44 @@ describe('Docker stream demultiplexing', () => {
     assert.equal(out.join(''), 'hello world');
     assert.deepEqual(errors, ['warning\n']);
   });
+
+  const through = async (demux: DemuxStdout, input: Buffer, cuts: number[]): Promise<Buffer> => {
+    const out: Buffer[] = [];
+    demux.on('data', (b: Buffer) => out.push(b));
+    let at = 0;
+    for (const cut of [...cuts, input.length]) {
+      demux.write(input.subarray(at, cut));
+      at = cut;
+    }
+    demux.end();
+    await new Promise((r) => demux.on('end', r));
+    return Buffer.concat(out);
+  };
+
+  it('gives stdout back byte for byte wherever the chunks are cut, stderr frames whole', async () => {
+    const payloads = Array.from({ length: 40 }, (_, i) => Buffer.from(Array.from({ length: (i * 977) % 5000 }, (_, j) => (i * 31 + j * 7) % 256)));
+    const isStderr = (i: number): boolean => i % 7 === 3;
+    const input = Buffer.concat(
+      payloads.map((p, i) => {
+        const header = Buffer.alloc(8);
+        header[0] = isStderr(i) ? 2 : 1;
+        header.writeUInt32BE(p.length, 4);
+        return Buffer.concat([header, p]);
+      }),
+    );
+    const expected = Buffer.concat(payloads.filter((_, i) => !isStderr(i)));
+    const expectedErrors = payloads.filter((_, i) => isStderr(i)).map((p) => p.toString('latin1'));
+    for (const step of [1, 3, 8, 9, 4096, 65536]) {
+      const errors: string[] = [];
+      const cuts = Array.from({ length: Math.floor(input.length / step) }, (_, i) => (i + 1) * step).filter((c) => c < input.length);
+      const out = await through(new DemuxStdout((b) => errors.push(b.toString('latin1'))), input, cuts);
+      assert.ok(out.equals(expected), `chunks of ${step} bytes`);
+      assert.deepEqual(errors, expectedErrors, `chunks of ${step} bytes`);
+    }
+  });
+
+  it('passes a stream that is not multiplexed through as it is', async () => {
+    const raw = Buffer.from('PGDMP\u0001\u000e\u0000 a custom-format dump, not a frame header');
+    assert.equal((await through(new DemuxStdout(() => undefined), raw, [3, 10])).toString(), raw.toString());
+  });
 });
