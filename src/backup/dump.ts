@@ -182,8 +182,9 @@ const WRITE_SIZE = 1024 * 1024;
 /**
  * Writes to a file handle with backpressure, counting bytes and reporting them now and then.
  * The chunks are gathered into one of two buffers of WRITE_SIZE, written while the other one
- * fills: one write per chunk as it came off the connection (a few KiB each) cost a trip
- * through libuv's thread pool each, and that took more CPU than the rest of the dump.
+ * fills: a write per chunk as it came off the connection (a few KiB each, a trip through
+ * libuv's thread pool each) was, with DemuxStdout's copy of every frame, half of the CPU the
+ * bot spent on a dump (bench/dump.ts, 400 MB: 6.5 s before, 3.2 s after).
  */
 class FileSink extends Writable {
   bytes = 0;
