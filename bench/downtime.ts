@@ -18,6 +18,7 @@
  * Exit code: 0 when every run upgraded (whether the targets hold or not: it is a measurement),
  * 1 when a run failed or the bed could not start.
  */
+import { followContainerEvents } from './docker-events.js';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -241,23 +242,12 @@ interface ContainerEvent {
 }
 
 async function watchEvents(docker: Docker, names: string[]): Promise<{ events: ContainerEvent[]; stop(): void }> {
-  const stream = (await docker.getEvents({ filters: { type: ['container'], container: names } })) as NodeJS.ReadableStream & { destroy(): void };
   const events: ContainerEvent[] = [];
-  let buffer = '';
-  stream.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString();
-    let nl: number;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, nl).trim();
-      buffer = buffer.slice(nl + 1);
-      if (!line) continue;
-      const e = JSON.parse(line) as { Action?: string; status?: string; timeNano?: number; time?: number; Actor?: { Attributes?: Record<string, string> } };
-      const name = e.Actor?.Attributes?.name;
-      if (name) events.push({ name, action: e.Action ?? e.status ?? '', at: e.timeNano ? e.timeNano / 1e6 : (e.time ?? 0) * 1000 });
-    }
+  const { stop } = await followContainerEvents(docker, names, (e) => {
+    const name = e.Actor?.Attributes?.name;
+    if (name) events.push({ name, action: e.Action ?? e.status ?? '', at: e.timeNano ? e.timeNano / 1e6 : (e.time ?? 0) * 1000 });
   });
-  stream.on('error', () => undefined);
-  return { events, stop: () => stream.destroy() };
+  return { events, stop };
 }
 
 const PHASES = ['app stop', 'db stop', 'db recreate', 'db boot', 'ready → app start', 'app boot'] as const;

@@ -27,6 +27,7 @@
  * Targets: bot ≥ 0.9 × the plain dump's throughput (medians), RSS growth < 50 MB. Exit code
  * 0 when every turn dumped (it is a measurement), 1 when one failed or the bed did not start.
  */
+import { followContainerEvents } from './docker-events.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -162,30 +163,19 @@ interface ExecEvent {
 }
 
 async function watchExecs(docker: Docker, container: string): Promise<{ events: ExecEvent[]; stop(): void }> {
-  const stream = (await docker.getEvents({ filters: { type: ['container'], container: [container] } })) as NodeJS.ReadableStream & { destroy(): void };
   const events: ExecEvent[] = [];
-  let buffer = '';
-  stream.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString();
-    let nl: number;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, nl).trim();
-      buffer = buffer.slice(nl + 1);
-      if (!line) continue;
-      const e = JSON.parse(line) as { Action?: string; timeNano?: number; Actor?: { Attributes?: Record<string, string> } };
-      const action = e.Action ?? '';
-      if (!action.startsWith('exec_')) continue;
-      const colon = action.indexOf(':');
-      events.push({
-        kind: colon < 0 ? action : action.slice(0, colon),
-        command: colon < 0 ? '' : action.slice(colon + 1).trim(),
-        execId: e.Actor?.Attributes?.execID ?? '',
-        at: (e.timeNano ?? 0) / 1e6,
-      });
-    }
+  const { stop } = await followContainerEvents(docker, [container], (e) => {
+    const action = e.Action ?? '';
+    if (!action.startsWith('exec_')) return;
+    const colon = action.indexOf(':');
+    events.push({
+      kind: colon < 0 ? action : action.slice(0, colon),
+      command: colon < 0 ? '' : action.slice(colon + 1).trim(),
+      execId: e.Actor?.Attributes?.execID ?? '',
+      at: (e.timeNano ?? 0) / 1e6,
+    });
   });
-  stream.on('error', () => undefined);
-  return { events, stop: () => stream.destroy() };
+  return { events, stop };
 }
 
 /** The first exec after `since` whose command starts with `prefix`: its create, start and die times. */
