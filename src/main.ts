@@ -41,6 +41,8 @@ export interface AppContext {
   logger: Logger;
   engine: DockerEngine;
   compose: ComposeTool;
+  /** What logs and chat mask: the configuration's secrets and the Docker config file's passwords. */
+  secrets: string[];
 }
 
 export function buildContext(
@@ -50,10 +52,11 @@ export function buildContext(
   const config = readConfig({ ...loadEnvFile(), ...env }, { purpose });
   const credentials = RegistryCredentials.of(config.docker);
   // The Docker config file's passwords too (`docker login`): the bot uses them, so it may quote them.
-  const logger = createLogger({ level: config.logLevel, secrets: [...secretsOf(config), ...credentials.secrets()], style });
+  const secrets = [...secretsOf(config), ...credentials.secrets()];
+  const logger = createLogger({ level: config.logLevel, secrets, style });
   const engine = new DockerodeEngine(config.docker.host, credentials);
   const compose = new ComposeTool({ override: config.compose.cli, dockerHost: config.docker.hostText });
-  return { config, logger, engine, compose };
+  return { config, logger, engine, compose, secrets };
 }
 
 export interface Engine {
@@ -96,7 +99,7 @@ export function buildChatAdapters(ctx: AppContext): ChatAdapters | undefined {
   const { config, logger } = ctx;
   if (!config.mattermost.botToken) return undefined;
   const api = createChatApi(config.mattermost.url, config.mattermost.botToken);
-  const redactor = new Redactor([...secretsOf(config), ...RegistryCredentials.of(config.docker).secrets()]);
+  const redactor = new Redactor(ctx.secrets);
   const outbox = new Outbox({ stateDir: config.bot.stateDir, api, team: config.mattermost.team, log: logger, redact: (text) => redactor.text(text) });
   return { messages: messagesFor(config.bot.locale), api, outbox };
 }

@@ -10,12 +10,11 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JobResult } from '../../src/core/events.js';
-import type { StatusReport } from '../../src/status/collect.js';
 import { mmUpgrade, mmUpgradeBackground } from '../bed/cli.js';
 import { restartDockerd, startRegistry } from '../bed/daemons.js';
 import { run, waitFor } from '../bed/proc.js';
 import { bed, engine } from '../integration/helpers/upgrades.js';
-import { fingerprint, recordCase, stopAt, withDeployment, type Fingerprint } from './helpers/faults.js';
+import { fingerprint, recordCase, settledStatus, stopAt, withDeployment, type Fingerprint } from './helpers/faults.js';
 
 type D = Parameters<Parameters<typeof withDeployment>[0]>[0];
 
@@ -23,16 +22,9 @@ const dockerEnv = { ...process.env, DOCKER_HOST: bed.dockerHost };
 const ids = async (d: D): Promise<string[]> => [(await engine.inspectContainer(d.appContainer))!.Id, (await engine.inspectContainer(d.dbContainer))!.Id];
 const composeBytes = (d: D): string => d.composeFiles.map((f) => readFileSync(f, 'utf8')).join('\n');
 
-async function statusOf(d: D): Promise<StatusReport> {
-  return waitFor('a healthy status', async () => {
-    const s = JSON.parse((await mmUpgrade(['status', '--json'], d.botEnv)).stdout) as StatusReport;
-    return s.healthy ? s : undefined;
-  }, { timeoutMs: 60_000, intervalMs: 1_000 }).catch(async () => JSON.parse((await mmUpgrade(['status', '--json'], d.botEnv)).stdout) as StatusReport);
-}
-
 /** Healthy on `version`, compose file and containers agreeing, no lock, the rows as before. */
 async function assertServing(d: D, version: string, before: Fingerprint): Promise<void> {
-  const s = await statusOf(d);
+  const s = await settledStatus(d, 60_000);
   assert.equal(s.healthy, true, s.problems.join('; '));
   assert.equal(s.app.version, version);
   assert.deepEqual(s.drift, []);

@@ -82,11 +82,7 @@ export async function recoverAndCheck(d: Deployment & { botEnv: Record<string, s
     assert.ok(recovered[0]!.manualSteps.length > 0, 'human-needed comes with its instructions');
     return { outcome, serving: report.app.version ?? 'none', report };
   }
-  // A healthcheck (every 2 s, 3 tries) may still be catching up with a container just started.
-  const settled = report.healthy ? report : await waitFor('a healthy status', async () => {
-    const again = JSON.parse((await mmUpgrade(['status', '--json'], d.botEnv)).stdout) as Verdict['report'];
-    return again.healthy ? again : undefined;
-  }, { timeoutMs: 30_000, intervalMs: 1_000 }).catch(() => report);
+  const settled = report.healthy ? report : await settledStatus(d, 30_000);
   assert.equal(settled.healthy, true, `not healthy after ${outcome}: ${settled.problems.join('; ')}\n${r.stderr}`);
   assert.deepEqual(settled.drift, [], 'compose file and containers agree');
   assert.equal(report.job, null, 'the lock is released');
@@ -104,6 +100,21 @@ function label(outcome: string, summary: string): string {
   if (/recovered by rolling back/.test(summary)) return `${outcome} (its undos run)`;
   if (/recovered: /.test(summary)) return `${outcome} (found complete)`;
   return outcome;
+}
+
+/**
+ * `mm-upgrade status --json` once it says healthy, or the last report after `timeoutMs`: a
+ * healthcheck (every 2 s, 3 tries) may still be catching up with a container just started.
+ */
+export async function settledStatus(d: { botEnv: Record<string, string> }, timeoutMs: number): Promise<StatusReport> {
+  let last: StatusReport | undefined;
+  return waitFor('a healthy status', async () => {
+    last = JSON.parse((await mmUpgrade(['status', '--json'], d.botEnv)).stdout) as StatusReport;
+    return last.healthy ? last : undefined;
+  }, { timeoutMs, intervalMs: 1_000 }).catch((err: unknown) => {
+    if (last) return last;
+    throw err;
+  });
 }
 
 export interface CaseRow {
